@@ -1,0 +1,12 @@
+// HRMCommand.swift: the root `hrm` command and its subcommands.
+
+import ArgumentParser
+
+public struct HRMCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "hrm",
+    abstract: "Hierarchical Reasoning Model: build datasets, train, evaluate and solve puzzles.",
+    subcommands: [])
+
+  public init() {}
+}

@@ -1,0 +1,3 @@
+import HRMCLI
+
+HRMCommand.main()
