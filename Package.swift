@@ -31,7 +31,7 @@ let package = Package(
   targets: [
     .target(name: "HRMSupport", swiftSettings: common),
     .target(name: "HRMTensor", dependencies: ["HRMSupport"], swiftSettings: common),
-    .target(name: "HRMCUDA", dependencies: ["HRMTensor"], swiftSettings: common),
+    .target(name: "HRMCUDA", dependencies: ["HRMTensor", "HRMSupport"], swiftSettings: common),
     .target(name: "HRMModel", dependencies: ["HRMTensor"], swiftSettings: common),
     .target(name: "HRMData", dependencies: ["HRMSupport"], swiftSettings: common),
     .target(name: "HRMTrain", dependencies: ["HRMTensor", "HRMModel", "HRMData", "HRMCUDA"], swiftSettings: common),
