@@ -111,8 +111,11 @@ public struct BenchGEMMCommand: ParsableCommand {
   @Option(name: .long, help: "Only shapes whose name contains this text.")
   var filter: String?
 
-  @Option(name: .long, help: "Time one custom shape instead: m,n,k[,tA][,tB] e.g. 2624,1536,512,,tB")
+  @Option(name: .long, help: "Time one custom shape instead: m,n,k[,tA][,tB] e.g. 2624,1536,512,tB")
   var shape: String?
+
+  @Flag(name: .long, help: "Print the shapes (JSON) without timing them.")
+  var list = false
 
   public init() {}
 
@@ -131,10 +134,17 @@ public struct BenchGEMMCommand: ParsableCommand {
             m > 0, n > 0, k > 0
       else { throw ValidationError("--shape wants m,n,k[,tA][,tB], got \(text)") }
       let flags = Set(parts.dropFirst(3))
+      if !flags.isSubset(of: ["tA", "tB", ""]) { throw ValidationError("--shape flags are tA and tB, got \(text)") }
       shapes = [GEMMBenchShape(name: "custom", transA: flags.contains("tA"), transB: flags.contains("tB"),
                                m: m, n: n, k: k)]
     }
     if let f = filter { shapes = shapes.filter { $0.name.contains(f) } }
+    if list {
+      let enc = JSONEncoder()
+      enc.outputFormatting = [.sortedKeys]
+      print(String(decoding: try enc.encode(shapes), as: UTF8.self))
+      return
+    }
 
     var results: [GEMMBenchResult] = []
     if !json {

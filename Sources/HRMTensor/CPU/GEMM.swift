@@ -33,13 +33,17 @@ public enum CPUGEMM {
   /// Columns of the register tile (two SIMD8 vectors).
   static let nr = 16
   /// Largest K block: the KC x NR sliver of B (16 KiB at 256) stays in the 32 KiB L1.
-  static let kcMax = 256
+  static let kcMax = Int(ProcessInfo.processInfo.environment["KC"] ?? "512")!
   /// Largest M block (multiple of mr): the MC x KC block of A stays in L2.
-  static let mcMax = 144
+  static let mcMax = Int(ProcessInfo.processInfo.environment["MC"] ?? "96")!
   /// Largest N block (multiple of nr): the KC x NC block of B stays in L3.
-  static let ncMax = 4096
+  static let ncMax = Int(ProcessInfo.processInfo.environment["NC"] ?? "4096")!
   /// Problems below this many multiply-adds run on the calling thread only.
   static let parallelThreshold = 1 << 18
+  /// Packed B panels smaller than this (floats) are packed by the calling thread alone.
+  static let parallelPackMin = 1 << 16
+  /// Budget (floats) for the packed B panel, which spans all of K: 8 MiB.
+  static let bPanelFloats = 1 << 21
 
   // MARK: - Public entry points
 
@@ -71,29 +75,11 @@ public enum CPUGEMM {
     precondition(lda >= (transA ? m : k), "sgemm: lda too small")
     precondition(ldb >= (transB ? k : n), "sgemm: ldb too small")
 
-    let p = Problem(transA: transA, transB: transB, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                    beta: beta, c: c, ldc: ldc)
-    let mTiles = (m + mr - 1) / mr
-    let nTiles = (n + nr - 1) / nr
     var t = max(1, threads)
     if m * n * k < parallelThreshold { t = 1 }
-    // Cut along M (rows of C) unless M has too few tiles to go round.
-    let splitM = mTiles >= 4 * t || mTiles >= nTiles
-    t = min(t, splitM ? mTiles : nTiles)
-    if t <= 1 {
-      p.run(rows: 0..<m, cols: 0..<n, k: k)
-      return
-    }
-    let tiles = splitM ? mTiles : nTiles
-    let unit = splitM ? mr : nr
-    let extent = splitM ? m : n
-    let perThread = (tiles + t - 1) / t
-    DispatchQueue.concurrentPerform(iterations: t) { i in
-      let lo = min(extent, i * perThread * unit)
-      let hi = min(extent, (i + 1) * perThread * unit)
-      if lo >= hi { return }
-      if splitM { p.run(rows: lo..<hi, cols: 0..<n, k: k) } else { p.run(rows: 0..<m, cols: lo..<hi, k: k) }
-    }
+    let d = Driver(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                   b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: t)
+    d.run()
   }
 
   /// Reference implementation (the oracle for the fast path).
@@ -138,71 +124,109 @@ public enum CPUGEMM {
     return min(maxBlock, (even + multiple - 1) / multiple * multiple)
   }
 
-  /// One multiply's operands; `run` computes one band of C with its own scratch buffers.
-  struct Problem: @unchecked Sendable {
+  /// One multiply: operands, blocking and the two-phase threaded loop.
+  struct Driver: @unchecked Sendable {
     let transA: Bool, transB: Bool
+    let m: Int, n: Int, k: Int
     let alpha: Float
     let a: UnsafePointer<Float>, lda: Int
     let b: UnsafePointer<Float>, ldb: Int
     let beta: Float
     let c: UnsafeMutablePointer<Float>, ldc: Int
+    let threads: Int
 
-    /// C[rows, cols] = alpha * op(A)[rows, :] * op(B)[:, cols] + beta * C[rows, cols].
-    func run(rows: Range<Int>, cols: Range<Int>, k: Int) {
-      let m = rows.count, n = cols.count
+    func run() {
       let kcB = blockSize(k, max: kcMax, multiple: 1)
       let mcB = blockSize(m, max: mcMax, multiple: mr)
-      let ncB = blockSize(n, max: ncMax, multiple: nr)
-      let aFloats = mcB * kcB
-      let bFloats = ncB * kcB
-      let tileFloats = mr * nr
-      let scratch = ScratchPool.take(floats: aFloats + bFloats + tileFloats)
+      // The packed B panel holds all of K, so cap its width to keep it in L3.
+      let ncCap = max(nr, min(ncMax, bPanelFloats / k / nr * nr))
+      let ncB = blockSize(n, max: ncCap, multiple: nr)
+      let bFloats = k * ncB
+      let perWorker = mcB * kcB + mr * nr  // packed A block + edge tile
+      let scratch = ScratchPool.take(floats: bFloats + threads * perWorker)
       defer { ScratchPool.give(scratch) }
       let bp = scratch.base
-      let ap = bp + bFloats
-      let tile = ap + aFloats
 
       var jc = 0
       while jc < n {
         let nc = min(ncB, n - jc)
-        var pc = 0
-        while pc < k {
-          let kc = min(kcB, k - pc)
-          let betaHere: Float = pc == 0 ? beta : 1
-          packB(transB: transB, b: b, ldb: ldb, k0: pc, kc: kc, j0: cols.lowerBound + jc, nc: nc, into: bp)
-          var ic = 0
-          while ic < m {
-            let mc = min(mcB, m - ic)
-            packA(transA: transA, a: a, lda: lda, i0: rows.lowerBound + ic, mc: mc, k0: pc, kc: kc, into: ap)
-            let cBlock = c + (rows.lowerBound + ic) * ldc + cols.lowerBound + jc
-            var jr = 0
-            while jr < nc {
-              let nn = min(nr, nc - jr)
-              let bSliver = UnsafeRawPointer(bp + jr * kc)
-              var ir = 0
-              while ir < mc {
-                let mm = min(mr, mc - ir)
-                let aSliver = UnsafePointer(ap + ir * kc)
-                let cTile = cBlock + ir * ldc + jr
-                if mm == mr && nn == nr {
-                  CPUGEMM.kernel6x16(kc: kc, a: aSliver, b: bSliver, c: cTile, ldc: ldc,
-                                     alpha: alpha, beta: betaHere)
-                } else {
-                  CPUGEMM.kernel6x16(kc: kc, a: aSliver, b: bSliver, c: tile, ldc: nr, alpha: 1, beta: 0)
-                  CPUGEMM.storeEdge(tile: tile, rows: mm, cols: nn, c: cTile, ldc: ldc,
-                                    alpha: alpha, beta: betaHere)
-                }
-                ir += mr
-              }
-              jr += nr
-            }
-            ic += mc
+        let slivers = (nc + nr - 1) / nr
+
+        // Phase 1: pack op(B)[:, jc..<jc+nc] for every K block; sliver ranges are split
+        // statically over the threads (each sliver is written by exactly one thread).
+        let packThreads = k * nc >= parallelPackMin ? min(threads, slivers) : 1
+        forEachWorker(packThreads) { w in
+          let per = (slivers + packThreads - 1) / packThreads
+          let s0 = min(slivers, w * per), s1 = min(slivers, s0 + per)
+          if s0 >= s1 { return }
+          var pc = 0
+          while pc < k {
+            let kc = min(kcB, k - pc)
+            packB(transB: transB, b: b, ldb: ldb, k0: pc, kc: kc, j0: jc + s0 * nr,
+                  nc: min(nc, s1 * nr) - s0 * nr, into: bp + pc * ncB + s0 * nr * kc)
+            pc += kc
           }
-          pc += kc
+        }
+
+        // Phase 2: work items are (MC row block, column chunk) pairs, handed out in order to
+        // whichever thread is free. Each item owns its C elements and runs the whole K loop,
+        // so the arithmetic of every element is the same whichever thread does it.
+        let mBlocks = (m + mcB - 1) / mcB
+        var chunks = 1
+        if threads > 1 && mBlocks < 2 * threads { chunks = min(slivers, (2 * threads + mBlocks - 1) / mBlocks) }
+        let perChunk = (slivers + chunks - 1) / chunks
+        chunks = (slivers + perChunk - 1) / perChunk
+        let items = mBlocks * chunks
+        let queue = WorkCounter(count: items)
+        forEachWorker(min(threads, items)) { w in
+          let ap = bp + bFloats + w * perWorker
+          let tile = ap + mcB * kcB
+          while let item = queue.next() {
+            let ic = (item / chunks) * mcB
+            let mc = min(mcB, m - ic)
+            let s0 = (item % chunks) * perChunk
+            let s1 = min(slivers, s0 + perChunk)
+            var pc = 0
+            while pc < k {
+              let kc = min(kcB, k - pc)
+              let betaHere: Float = pc == 0 ? beta : 1
+              packA(transA: transA, a: a, lda: lda, i0: ic, mc: mc, k0: pc, kc: kc, into: ap)
+              let bBlock = bp + pc * ncB
+              for s in s0..<s1 {
+                let jr = s * nr
+                let nn = min(nr, nc - jr)
+                let bSliver = UnsafeRawPointer(bBlock + jr * kc)
+                let cCol = c + ic * ldc + jc + jr
+                var ir = 0
+                while ir < mc {
+                  let mm = min(mr, mc - ir)
+                  let aSliver = UnsafePointer(ap + ir * kc)
+                  let cTile = cCol + ir * ldc
+                  if mm == mr && nn == nr {
+                    CPUGEMM.kernel6x16(kc: kc, a: aSliver, b: bSliver, c: cTile, ldc: ldc,
+                                       alpha: alpha, beta: betaHere)
+                  } else {
+                    CPUGEMM.kernel6x16(kc: kc, a: aSliver, b: bSliver, c: tile, ldc: nr, alpha: 1, beta: 0)
+                    CPUGEMM.storeEdge(tile: tile, rows: mm, cols: nn, c: cTile, ldc: ldc,
+                                      alpha: alpha, beta: betaHere)
+                  }
+                  ir += mr
+                }
+              }
+              pc += kc
+            }
+          }
         }
         jc += nc
       }
     }
+  }
+
+  /// Runs body(0..<workers), on the calling thread alone when workers == 1.
+  @inline(__always)
+  static func forEachWorker(_ workers: Int, _ body: (Int) -> Void) {
+    if workers <= 1 { body(0); return }
+    DispatchQueue.concurrentPerform(iterations: workers, execute: body)
   }
 
   // MARK: - Packing
@@ -379,7 +403,27 @@ public enum CPUGEMM {
   }
 }
 
-// MARK: - Scratch memory
+// MARK: - Scratch memory and work distribution
+
+/// Hands out item indices 0, 1, 2, ... to whichever thread asks first. Which thread computes
+/// an item never changes its result, so this keeps sgemm deterministic while letting a
+/// thread that is not slowed down by other processes take more of the work.
+final class WorkCounter: @unchecked Sendable {
+  private let lock = NSLock()
+  private var nextItem = 0
+  private let count: Int
+
+  init(count: Int) { self.count = count }
+
+  /// The next unclaimed item, or nil when all are taken.
+  func next() -> Int? {
+    lock.lock()
+    defer { lock.unlock() }
+    if nextItem >= count { return nil }
+    nextItem += 1
+    return nextItem - 1
+  }
+}
 
 /// A 64-byte aligned float buffer reused across calls (packing buffers are a few MiB;
 /// allocating them per call would cost page faults on every multiply).
