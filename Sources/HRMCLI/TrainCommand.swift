@@ -41,6 +41,7 @@ struct TrainCommand: ParsableCommand {
 struct TrainRunner {
   let trainer: Trainer
   var quiet = false
+  var saveCheckpoints = true
   var examplePrinter: ((Trainer) -> Void)? = nil
 
   func run() throws {
@@ -70,7 +71,7 @@ struct TrainRunner {
                  step, m["accuracy"] ?? 0, m["exact_accuracy"] ?? 0, m["q_halt_accuracy"] ?? 0, m["steps"] ?? 0,
                  m["lm_loss"] ?? 0, m["count"] ?? 0))
       examplePrinter?(trainer)
-      if c.checkpointEveryEval || step >= trainer.totalSteps {
+      if saveCheckpoints && (c.checkpointEveryEval || step >= trainer.totalSteps) {
         do {
           try FileManager.default.createDirectory(atPath: checkpointDir, withIntermediateDirectories: true)
           let path = "\(checkpointDir)/step_\(step).safetensors"

@@ -41,8 +41,8 @@ public struct LoggedMetrics: Sendable {
 public final class Trainer {
   public let config: TrainConfig
   public let backend: Backend
-  public let trainSet: PuzzleDataset
-  public let testSet: PuzzleDataset?
+  public let trainSet: DatasetSplit
+  public let testSet: DatasetSplit?
   public let model: HRMACT
   public let store: ParameterStore
   public let adam: AdamATan2
@@ -59,9 +59,9 @@ public final class Trainer {
   public init(config: TrainConfig, backend: Backend) throws {
     try config.validate()
     self.backend = backend
-    let train = try PuzzleDataset.load(path: config.dataPath, split: "train")
+    let train = try DatasetSplit.load(from: config.dataPath, split: "train")
     let testPath = URL(fileURLWithPath: config.dataPath).appendingPathComponent("test/dataset.json").path
-    let test = FileManager.default.fileExists(atPath: testPath) ? try PuzzleDataset.load(path: config.dataPath, split: "test") : nil
+    let test = FileManager.default.fileExists(atPath: testPath) ? try DatasetSplit.load(from: config.dataPath, split: "test") : nil
     var arch = config.arch
     arch.batchSize = config.globalBatchSize
     arch.seqLen = train.metadata.seqLen
@@ -82,8 +82,8 @@ public final class Trainer {
                    seed: UInt64(config.seed))
     adam = AdamATan2(beta1: Float(config.beta1), beta2: Float(config.beta2), weightDecay: Float(config.weightDecay))
     sparse = SparseSignSGD(weightDecay: Float(config.puzzleEmbWeightDecay))
-    sampler = TrainSampler(dataset: train, globalBatchSize: config.globalBatchSize, seed: UInt64(config.seed),
-                           rank: 0, worldSize: 1)
+    sampler = try TrainSampler(split: train, seed: UInt64(config.seed), epochsPerIter: config.evalInterval ?? config.epochs,
+                               sharding: try BatchSharding(globalBatchSize: config.globalBatchSize))
   }
 
   /// Learning-rate multiplier schedule at `step` for a base rate.
@@ -94,7 +94,7 @@ public final class Trainer {
 
   /// One optimiser step on `batch`; returns the step's summed metrics.
   @discardableResult
-  public func trainStep(_ batch: HostBatch) -> StepMetrics {
+  public func trainStep(_ batch: Batch) -> StepMetrics {
     step += 1
     let b = batch.batchSize
     if carry == nil { carry = model.initialCarry(batch: b) }
@@ -121,11 +121,11 @@ public final class Trainer {
 
   /// Runs the whole schedule: iterations of eval_interval epochs, each followed by evaluation.
   public func run() throws {
-    let interval = config.evalInterval ?? config.epochs
-    let iterations = config.epochs / interval
+    let iterations = config.epochs / (config.evalInterval ?? config.epochs)
     var done = false
     for _ in 0..<iterations where !done {
-      for batch in sampler.nextIteration(epochs: interval) {
+      sampler.startIteration()
+      while let batch = sampler.next() {
         if step >= totalSteps { done = true; break }
         let m = trainStep(batch)
         onStep?(step, LoggedMetrics.train(m, globalBatch: config.globalBatchSize))
@@ -142,7 +142,7 @@ public final class Trainer {
     let limit = maxBatches ?? config.evalMaxBatches
     var seen = 0
     try Autodiff.withoutGradient {
-      for batch in TestSampler(dataset: test, globalBatchSize: config.globalBatchSize, rank: 0, worldSize: 1) {
+      for batch in TestBatches(split: test, sharding: try BatchSharding(globalBatchSize: config.globalBatchSize)) {
         if let l = limit, seen >= l { break }
         seen += 1
         total = total + evaluateBatch(batch).metrics
@@ -152,7 +152,7 @@ public final class Trainer {
   }
 
   /// Runs one test batch to the end (all rows halted) and returns the final predictions.
-  public func evaluateBatch(_ batch: HostBatch) -> (metrics: StepMetrics, predictions: [Int32], qHalt: [Float], steps: Int) {
+  public func evaluateBatch(_ batch: Batch) -> (metrics: StepMetrics, predictions: [Int32], qHalt: [Float], steps: Int) {
     let b = batch.batchSize
     let device = DeviceBatch(inputs: batch.inputs, labels: batch.labels, puzzleIdentifiers: batch.puzzleIdentifiers,
                              batch: b, seq: batch.seqLen, on: backend)
