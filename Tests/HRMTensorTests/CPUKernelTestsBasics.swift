@@ -236,3 +236,51 @@ final class CPUKernelTestsBasics: XCTestCase {
                         "embedding") { t in idList.flatMap { id in t[(Int(id) * d)..<((Int(id) + 1) * d)] } }
   }
 }
+
+/// Sizes large enough that the kernels split work over several threads (the grains are
+/// 2¹⁵ elements for elementwise loops and 2¹⁶ for bf16 conversion).
+final class CPUKernelTestsParallelPaths: XCTestCase {
+  let cpu = KT.cpu
+
+  func testLargeElementwiseAndConversions() {
+    var rng = HRMRandom(seed: 61)
+    let n = 200_003
+    let a = KT.normals(n, &rng), b = KT.normals(n, &rng)
+    let out = KT.guarded([n], .bf16)
+    cpu.addScaled(KT.tensor(a, [n], .bf16), alpha: 2, KT.tensor(b, [n], .bf16), beta: -0.5, out: out)
+    let ra = KT.bf16Rounded(a), rb = KT.bf16Rounded(b)
+    KT.assertBitEqual(out.toArray(), (0..<n).map { BF16.round(2 * ra[$0] + -0.5 * rb[$0]) }, "large bf16 addScaled")
+    KT.assertGuards(out, "large bf16 addScaled")
+    let f = KT.guarded([n])
+    cpu.copy(out, to: f)
+    KT.assertBitEqual(f.toArray(), out.toArray(), "large bf16 -> f32")
+    cpu.fill(f, value: 3)
+    XCTAssert(f.toArray().allSatisfy { $0 == 3 })
+    KT.assertGuards(f, "large fill")
+  }
+
+  func testLargeRowKernels() {
+    var rng = HRMRandom(seed: 62)
+    let (rows, d) = (1500, 64)
+    let x = KT.normals(rows * d, &rng)
+    let y = KT.guarded([rows, d]), rstd = KT.guarded([rows])
+    cpu.rmsNormForward(KT.tensor(x, [rows, d]), out: y, rstd: rstd, eps: 1e-5)
+    let ref = CPUKernelTestsLayers.refRMSNorm(x.map(Double.init), rows: rows, eps: 1e-5)
+    // As in the small RMSNorm test.
+    KT.assertClose(y.toArray(), ref.y, atol: 1e-6, rtol: 1e-5, "large rmsnorm")
+    KT.assertGuards(y, "large rmsnorm")
+    let sums = KT.guarded([d])
+    cpu.sumRows(KT.tensor(x, [rows, d]), out: sums, accumulate: false)
+    let colSums = (0..<d).map { j in (0..<rows).reduce(0.0) { $0 + Double(x[$1 * d + j]) } }
+    // f64 accumulation, one rounding.
+    KT.assertClose(sums.toArray(), colSums, atol: 1e-5, rtol: 1e-6, "large sumRows")
+    let table = KT.guarded([7, d])
+    cpu.fill(table, value: 0)
+    let ids = (0..<rows).map { _ in Int32(rng.int(0, 6)) }
+    cpu.embeddingBackward(gradOut: KT.tensor(x, [rows, d]), ids: KT.ints(ids, [rows]), gradTable: table)
+    var want = [Double](repeating: 0, count: 7 * d)
+    for (i, id) in ids.enumerated() { for j in 0..<d { want[Int(id) * d + j] += Double(x[i * d + j]) } }
+    // ~200 f32 additions per element in row order: error ~ 200·ulp·Σ|terms|.
+    KT.assertClose(table.toArray(), want, atol: 1e-4, rtol: 1e-5, "large embedding backward")
+  }
+}
