@@ -245,4 +245,49 @@ enum HostMath {
     while j < n { if row[j] > best { best = row[j] }; j += 1 }
     return best
   }
+
+  /// σ(x) = 1/(1 + e^−x) on eight lanes (saturates cleanly: e^−x is clamped to [e^−87, e^88]).
+  @inline(__always)
+  static func sigmoid8(_ x: SIMD8<Float>) -> SIMD8<Float> { 1 / (1 + exp8(-x)) }
+
+  /// σ(x) for one value, bit-identical to a lane of `sigmoid8` (used for loop tails).
+  @inline(__always)
+  static func sigmoid(_ x: Float) -> Float { sigmoid8(SIMD8(repeating: x))[0] }
+
+  @inline(__always)
+  static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+  }
+
+  @inline(__always)
+  static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+  }
+
+  /// atan2(y, x) on eight lanes for x ≥ 0 (the only case AdamATan2 needs): Cephes' atanf
+  /// polynomial after reduction to [0, tan(π/8)], about 2 ulp. atan2(±0, 0) = ±0,
+  /// atan2(±∞, finite) = ±π/2, NaN in gives NaN out. Negative x is not supported.
+  @inline(__always)
+  static func atan2NonNegative8(_ y: SIMD8<Float>, _ x: SIMD8<Float>) -> SIMD8<Float> {
+    let a = y.replacing(with: -y, where: y .< 0)        // |y| (NaN stays NaN)
+    let aLarger = a .> x
+    let num = a.replacing(with: x, where: aLarger)      // min(|y|, x)
+    let den = x.replacing(with: a, where: aLarger)      // max(|y|, x)
+    var z = num / den                                   // in [0, 1]
+    z = z.replacing(with: 1, where: num .== den)        // ∞/∞ (and 0/0, fixed below)
+    // atan(z) on [0, 1]: reduce z > tan(π/8) with atan(z) = π/4 + atan((z − 1)/(z + 1)).
+    let reduce = z .> 0.414_213_562_373_095_0
+    let w = z.replacing(with: (z - 1) / (z + 1), where: reduce)
+    let base = SIMD8<Float>(repeating: 0).replacing(with: .pi / 4, where: reduce)
+    let ww = w * w
+    var poly = SIMD8<Float>(repeating: 8.053_744_495_38e-2) * ww - 1.387_768_560_32e-1
+    poly = poly * ww + 1.997_771_064_78e-1
+    poly = poly * ww - 3.333_294_915_39e-1
+    var t = base + (poly * ww * w + w)
+    t = t.replacing(with: .pi / 2 - t, where: aLarger)
+    t = t.replacing(with: 0, where: (a .== 0) .& (x .== 0))
+    // t ≥ 0 here: give it y's sign bit.
+    let sign = unsafeBitCast(y, to: SIMD8<UInt32>.self) & 0x8000_0000
+    return unsafeBitCast(unsafeBitCast(t, to: SIMD8<UInt32>.self) | sign, to: SIMD8<Float>.self)
+  }
 }
