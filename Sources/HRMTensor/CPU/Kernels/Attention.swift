@@ -4,6 +4,7 @@
 // head's columns, so results are deterministic. The per-head products go through
 // CPUGEMM.sgemm on strided views of the fused qkv rows (row stride 3·H·Dh):
 //   forward   S = scale·Q·Kᵀ, lse_i = logsumexp_j S_ij, P = exp(S − lse), O = P·V
+// (exponentials on eight lanes, HostMath.exp8)
 //   backward  P recomputed from lse; dP = dO·Vᵀ; D_i = rowsum(dO ∘ O); dS = P ∘ (dP − D);
 //             dQ = scale·dS·K; dK = scale·dSᵀ·Q; dV = Pᵀ·dO.
 // Not here: masks, dropout, causal attention (HRM uses none of them).
@@ -44,14 +45,8 @@ extension CPUBackend {
             let lseRow = pl + task * seq
             for i in 0..<seq {
               let row = p + i * seq
-              var mx = -Float.infinity
-              for j in 0..<seq { mx = max(mx, row[j]) }
-              var sum: Float = 0
-              for j in 0..<seq {
-                let e = expf(row[j] - mx)
-                row[j] = e
-                sum += e
-              }
+              let mx = HostMath.maximum(row, seq)
+              let sum = HostMath.expShifted(row, seq, shift: mx)
               lseRow[i] = mx + logf(sum)
               let inv = 1 / sum
               for j in 0..<seq { row[j] *= inv }
@@ -96,8 +91,7 @@ extension CPUBackend {
                 CPUGEMM.sgemm(transA: false, transB: true, m: seq, n: seq, k: headDim, alpha: scale,
                               a: q, lda: ld, b: k, ldb: ld, beta: 0, c: p, ldc: seq)
                 for i in 0..<seq {
-                  let row = p + i * seq, l = lseRow[i]
-                  for j in 0..<seq { row[j] = expf(row[j] - l) }
+                  _ = HostMath.expShifted(p + i * seq, seq, shift: lseRow[i])
                   rowD[i] = HostMath.dot(dO + i * ldo, o + i * ldo, headDim)
                 }
                 // dP = dO·Vᵀ, then dS = P ∘ (dP − D) in place.

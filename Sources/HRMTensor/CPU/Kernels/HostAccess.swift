@@ -161,24 +161,3 @@ enum HostF32 {
     }
   }
 }
-
-/// Small f32 vector helpers shared by the kernels (8-lane partial sums: fast, and the
-/// summation order is fixed, so results are deterministic).
-enum HostMath {
-  /// Σ a[i]·b[i] in f32 with eight interleaved partial sums.
-  @inline(__always)
-  static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD8<Float>(repeating: 0)
-    var i = 0
-    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-    while i + 8 <= n {
-      let va = ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-      let vb = rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-      acc = acc.addingProduct(va, vb)
-      i += 8
-    }
-    var s = acc.sum()
-    while i < n { s = s.addingProduct(a[i], b[i]); i += 1 }
-    return s
-  }
-}
