@@ -274,8 +274,17 @@ public struct PuzzleDataset: Equatable, Sendable {
     }
   }
 
-  /// Validates and writes the dataset to `path` atomically, replacing any folder there.
+  /// Validates and writes the dataset to `path` atomically.
+  ///
+  /// An existing folder at `path` is replaced only when it is empty or looks like a dataset
+  /// (has `identifiers.json`, `train/` or `test/`), so a mistyped path cannot wipe other data.
   public func write(to path: String) throws {
+    let fm = FileManager.default
+    if let existing = try? fm.contentsOfDirectory(atPath: path), !existing.isEmpty,
+      !existing.contains(where: { $0 == "identifiers.json" || PuzzleDataset.splitNames.contains($0) })
+    {
+      throw HRMError(file: path, "exists and is not a dataset folder; refusing to replace it (remove it or choose another path)")
+    }
     try AtomicFile.writeDirectory(at: path) { temp in
       for (name, split) in splits.sorted(by: { $0.key < $1.key }) {
         let folder = (temp as NSString).appendingPathComponent(name)
