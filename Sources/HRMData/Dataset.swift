@@ -49,16 +49,16 @@ public struct PuzzleSet: Equatable, Sendable {
   /// Number of groups, G.
   public var groupCount: Int { max(0, groupIndices.count - 1) }
 
-  /// The five file names of subset `name`, keyed by array: `<name>__inputs.npy` etc.
-  public static func fileName(set name: String, array: String) -> String { "\(name)__\(array).npy" }
+  /// Path of array `array` (e.g. "inputs") of subset `set` in `folder`: `<folder>/<set>__<array>.npy`.
+  public static func path(of array: String, set: String, in folder: String) -> String {
+    (folder as NSString).appendingPathComponent("\(set)__\(array).npy")
+  }
 
   /// Checks shapes, offsets, token ranges and identifiers against `metadata`.
   ///
   /// - Parameter folder: the split folder, used to name the offending file in errors.
   public func validate(metadata m: DatasetMetadata, folder: String) throws {
-    func file(_ array: String) -> String {
-      (folder as NSString).appendingPathComponent(PuzzleSet.fileName(set: name, array: array))
-    }
+    func file(_ array: String) -> String { PuzzleSet.path(of: array, set: name, in: folder) }
     let (e, p) = (exampleCount, puzzleCount)
     guard inputs.columns == m.seqLen else {
       throw HRMError(file: file("inputs"), "rows have \(inputs.columns) tokens but dataset.json says seq_len \(m.seqLen)")
@@ -108,9 +108,7 @@ public struct PuzzleSet: Equatable, Sendable {
 
   /// Reads and validates subset `name` from the split folder `folder`.
   public static func load(name: String, folder: String, metadata: DatasetMetadata) throws -> PuzzleSet {
-    func path(_ array: String) -> String {
-      (folder as NSString).appendingPathComponent(fileName(set: name, array: array))
-    }
+    func path(_ array: String) -> String { PuzzleSet.path(of: array, set: name, in: folder) }
     func vector(_ array: String) throws -> [Int32] {
       let file = path(array)
       let npy = try NPY.read(path: file)
@@ -135,9 +133,7 @@ public struct PuzzleSet: Equatable, Sendable {
 
   /// Writes the five arrays into `folder` (plain fsynced writes; the caller provides atomicity).
   func write(into folder: String) throws {
-    func path(_ array: String) -> String {
-      (folder as NSString).appendingPathComponent(PuzzleSet.fileName(set: name, array: array))
-    }
+    func path(_ array: String) -> String { PuzzleSet.path(of: array, set: name, in: folder) }
     let arrays: [(String, NPYArray)] = [
       ("inputs", inputs.npyArray()),
       ("labels", labels.npyArray()),
