@@ -49,16 +49,16 @@ public struct PuzzleSet: Equatable, Sendable {
   /// Number of groups, G.
   public var groupCount: Int { max(0, groupIndices.count - 1) }
 
-  /// The five file names of subset `name`, keyed by array: `<name>__inputs.npy` etc.
-  public static func fileName(set name: String, array: String) -> String { "\(name)__\(array).npy" }
+  /// Path of array `array` (e.g. "inputs") of subset `set` in `folder`: `<folder>/<set>__<array>.npy`.
+  public static func path(of array: String, set: String, in folder: String) -> String {
+    (folder as NSString).appendingPathComponent("\(set)__\(array).npy")
+  }
 
   /// Checks shapes, offsets, token ranges and identifiers against `metadata`.
   ///
   /// - Parameter folder: the split folder, used to name the offending file in errors.
   public func validate(metadata m: DatasetMetadata, folder: String) throws {
-    func file(_ array: String) -> String {
-      (folder as NSString).appendingPathComponent(PuzzleSet.fileName(set: name, array: array))
-    }
+    func file(_ array: String) -> String { PuzzleSet.path(of: array, set: name, in: folder) }
     let (e, p) = (exampleCount, puzzleCount)
     guard inputs.columns == m.seqLen else {
       throw HRMError(file: file("inputs"), "rows have \(inputs.columns) tokens but dataset.json says seq_len \(m.seqLen)")
@@ -108,9 +108,7 @@ public struct PuzzleSet: Equatable, Sendable {
 
   /// Reads and validates subset `name` from the split folder `folder`.
   public static func load(name: String, folder: String, metadata: DatasetMetadata) throws -> PuzzleSet {
-    func path(_ array: String) -> String {
-      (folder as NSString).appendingPathComponent(fileName(set: name, array: array))
-    }
+    func path(_ array: String) -> String { PuzzleSet.path(of: array, set: name, in: folder) }
     func vector(_ array: String) throws -> [Int32] {
       let file = path(array)
       let npy = try NPY.read(path: file)
@@ -135,9 +133,7 @@ public struct PuzzleSet: Equatable, Sendable {
 
   /// Writes the five arrays into `folder` (plain fsynced writes; the caller provides atomicity).
   func write(into folder: String) throws {
-    func path(_ array: String) -> String {
-      (folder as NSString).appendingPathComponent(PuzzleSet.fileName(set: name, array: array))
-    }
+    func path(_ array: String) -> String { PuzzleSet.path(of: array, set: name, in: folder) }
     let arrays: [(String, NPYArray)] = [
       ("inputs", inputs.npyArray()),
       ("labels", labels.npyArray()),
@@ -274,8 +270,17 @@ public struct PuzzleDataset: Equatable, Sendable {
     }
   }
 
-  /// Validates and writes the dataset to `path` atomically, replacing any folder there.
+  /// Validates and writes the dataset to `path` atomically.
+  ///
+  /// An existing folder at `path` is replaced only when it is empty or looks like a dataset
+  /// (has `identifiers.json`, `train/` or `test/`), so a mistyped path cannot wipe other data.
   public func write(to path: String) throws {
+    let fm = FileManager.default
+    if let existing = try? fm.contentsOfDirectory(atPath: path), !existing.isEmpty,
+      !existing.contains(where: { $0 == "identifiers.json" || PuzzleDataset.splitNames.contains($0) })
+    {
+      throw HRMError(file: path, "exists and is not a dataset folder; refusing to replace it (remove it or choose another path)")
+    }
     try AtomicFile.writeDirectory(at: path) { temp in
       for (name, split) in splits.sorted(by: { $0.key < $1.key }) {
         let folder = (temp as NSString).appendingPathComponent(name)

@@ -78,11 +78,14 @@ public final class ProgressBar: @unchecked Sendable {
   }
 
   /// Draws the final state and ends the line; later calls do nothing.
-  public func finish(extra: String? = nil) {
+  ///
+  /// - Parameter completed: the final count, if the last `update` did not report it.
+  public func finish(completed: Int? = nil, extra: String? = nil) {
     lock.lock()
     defer { lock.unlock() }
     if finished { return }
     finished = true
+    if let completed = completed { self.completed = min(max(0, completed), total) }
     if let extra = extra { self.extra = extra }
     let line = currentLine()
     sink(isTerminal ? "\r" + line + "\u{1B}[K\n" : line + "\n")

@@ -129,6 +129,18 @@ final class DatasetFolderTests: XCTestCase {
     XCTAssertEqual(try PuzzleDataset.load(from: out), ds)
   }
 
+  func testRefusesToReplaceAFolderThatIsNotADataset() throws {
+    let dir = try makeTempDir(self)
+    try AtomicFile.write(text: "precious", to: dir + "/notes.txt")
+    assertHRMError([dir, "not a dataset folder"]) { try sampleDataset().write(to: dir) }
+    XCTAssertEqual(try String(contentsOfFile: dir + "/notes.txt", encoding: .utf8), "precious")
+    // An empty folder is fine.
+    let empty = dir + "/empty"
+    try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: false)
+    try sampleDataset().write(to: empty)
+    XCTAssertEqual(try PuzzleDataset.load(from: empty), sampleDataset())
+  }
+
   func testAtomicFileWriteReplacesContent() throws {
     let dir = try makeTempDir(self)
     let path = (dir as NSString).appendingPathComponent("f.txt")

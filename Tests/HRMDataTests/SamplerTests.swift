@@ -209,4 +209,20 @@ final class SamplerTests: XCTestCase {
     XCTAssertEqual(pad.labels, [Int32](repeating: -100, count: 6))
     XCTAssertEqual(pad.puzzleIdentifiers, [0, 0])
   }
+
+  func testSetsAreSampledOneAfterAnotherEachDroppingItsOwnPartialBatch() throws {
+    var split = makeSplit(groups: Array(repeating: [1], count: 5))
+    var second = makeSplit(groups: Array(repeating: [1, 1], count: 7)).sets[0]
+    second.name = "extra"
+    split.sets.append(second)
+    split.metadata.sets = ["all", "extra"]
+    split.metadata.totalGroups = 12
+    XCTAssertNoThrow(try split.validate(folder: "mem"))
+    let s = try TrainSampler(split: split, seed: 1, epochsPerIter: 1, sharding: BatchSharding(globalBatchSize: 2))
+    s.startIteration()
+    XCTAssertEqual(allBatches(s).map(\.setName), ["all", "all", "extra", "extra", "extra"])
+    let t = TestBatches(split: split, sharding: try BatchSharding(globalBatchSize: 4))
+    XCTAssertEqual(t.count, 2 + 4)
+    XCTAssertEqual(Array(t).map(\.effectiveSize), [4, 1, 4, 4, 4, 2])
+  }
 }

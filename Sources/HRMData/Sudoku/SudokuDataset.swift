@@ -95,7 +95,7 @@ public enum SudokuDataset {
       }
       if g % 64 == 0 { bar?.update(completed: g) }
     }
-    bar?.finish()
+    bar?.finish(completed: rows.count)
     let set = PuzzleSet(
       inputs: TokenMatrix(rows: examples, columns: 81, uint8: inputs),
       labels: TokenMatrix(rows: examples, columns: 81, uint8: labels),

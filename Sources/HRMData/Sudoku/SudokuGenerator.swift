@@ -8,7 +8,7 @@
 // result is rated by SudokuSolver (guesses over the full search tree) and rejected, and a new
 // grid tried, when it misses the blank range or the minimum rating.
 //
-// Deterministic: item i draws only from HRMRandom(seed, stream: i), items run in parallel
+// Deterministic: item i draws only from its own HRMRandom stream, items run in parallel
 // with DispatchQueue.concurrentPerform, and results are assembled in item order, so output
 // does not depend on thread timing. Exact duplicates are replaced by further items.
 // Not done: canonicalisation under the Sudoku symmetry group (spec data §9); random grids
@@ -28,7 +28,7 @@ public struct SudokuGeneratorOptions: Equatable, Sendable {
   public var maxBlanks: Int?
   /// Fresh grids tried per puzzle before giving up with an error.
   public var maxAttempts: Int
-  /// Base seed; puzzle i uses stream i of it.
+  /// Base seed; puzzle i uses its own stream of it.
   public var seed: UInt64
 
   /// Options; the defaults make minimal puzzles of any difficulty.
@@ -45,6 +45,8 @@ public struct SudokuGeneratorOptions: Equatable, Sendable {
 public enum SudokuGenerator {
   /// Source name written for generated puzzles.
   public static let sourceName = "generated"
+  /// Item i draws from stream `streamBase + i`, apart from the dataset builder's small stream numbers.
+  static let streamBase: UInt64 = 1 << 40
 
   /// Makes `count` distinct puzzles satisfying `options`, using every core.
   ///
@@ -91,7 +93,7 @@ public enum SudokuGenerator {
 
   /// Makes puzzle number `item` (deterministic in `options.seed` and `item`).
   public static func makePuzzle(item: Int, options: SudokuGeneratorOptions) throws -> SudokuPuzzle {
-    var rng = HRMRandom(seed: options.seed, stream: UInt64(item))
+    var rng = HRMRandom(seed: options.seed, stream: streamBase + UInt64(item))
     let solver = SudokuSolver()
     for _ in 0..<max(1, options.maxAttempts) {
       let full = solver.randomCompleteGrid(using: &rng)
