@@ -45,7 +45,7 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: common),
-    .executableTarget(name: "hrm", dependencies: ["HRMCLI"], swiftSettings: common),
+    .executableTarget(name: "hrm", dependencies: ["HRMCLI", "HRMSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: common),
     .target(name: "TestSupport", dependencies: ["HRMTensor", "HRMSupport"], path: "Sources/TestSupport", swiftSettings: common),
     .testTarget(name: "HRMTensorTests", dependencies: ["HRMTensor", "TestSupport"], swiftSettings: common),
     .testTarget(name: "HRMModelTests", dependencies: ["HRMModel", "HRMTensor", "TestSupport"], swiftSettings: common),

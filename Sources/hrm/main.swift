@@ -1,3 +1,17 @@
-import HRMCLI
+// main.swift: the `hrm` executable. User-caused failures (HRMError) print one line,
+// `error: <message>`, and exit 1; argument errors get ArgumentParser's usage text.
 
-HRMCommand.main()
+import ArgumentParser
+import Foundation
+import HRMCLI
+import HRMSupport
+
+do {
+  var command = try HRMCommand.parseAsRoot()
+  try command.run()
+} catch let error as HRMError {
+  FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+  exit(1)
+} catch {
+  HRMCommand.exit(withError: error)
+}

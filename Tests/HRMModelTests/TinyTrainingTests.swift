@@ -63,7 +63,7 @@ final class TinyTrainingTests: XCTestCase {
     let before = evaluate(act, evalBatch)
     var carry = act.initialCarry(batch: c.batchSize)
     var firstLosses: [Double] = [], lastLosses: [Double] = []
-    let steps = 300
+    let steps = 800
     for step in 1...steps {
       let tape = Tape()
       var lm = 0.0
