@@ -88,6 +88,9 @@ struct TrainRunner {
   }
 
   func log(_ s: String) {
-    if !quiet { print(s) }
+    if !quiet {
+      print(s)
+      fflush(stdout)  // keep stdout lines in order with the progress bar on stderr
+    }
   }
 }

@@ -6,6 +6,8 @@ import Foundation
 import HRMCLI
 import HRMSupport
 
+setvbuf(stdout, nil, _IOLBF, 0)  // line-buffered even when piped, so logs interleave correctly
+
 do {
   var command = try HRMCommand.parseAsRoot()
   try command.run()
