@@ -15,7 +15,7 @@ public struct BenchCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "bench",
     abstract: "Micro-benchmarks of the CPU kernels.",
-    subcommands: [BenchGEMMCommand.self])
+    subcommands: [BenchGEMMCommand.self, BenchModelCommand.self])
 
   public init() {}
 }

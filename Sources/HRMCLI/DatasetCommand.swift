@@ -112,7 +112,7 @@ public struct SudokuDatasetCommand: ParsableCommand {
 
   /// Builds and writes the dataset, then prints a summary.
   public func run() throws {
-    try reportingErrors {
+    do {
       let start = DispatchTime.now().uptimeNanoseconds
       let dataset: PuzzleDataset
       if let n = generate {
@@ -141,15 +141,5 @@ public struct SudokuDatasetCommand: ParsableCommand {
         print("  \(name): \(split.groupCount) groups, \(split.puzzleCount) puzzles, \(split.exampleCount) examples")
       }
     }
-  }
-}
-
-/// Runs `body`; an HRMError becomes one `error: <message>` line on stderr and exit status 1.
-func reportingErrors(_ body: () throws -> Void) throws {
-  do {
-    try body()
-  } catch let error as HRMError {
-    FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
-    throw ExitCode.failure
   }
 }

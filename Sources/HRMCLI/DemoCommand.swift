@@ -11,6 +11,15 @@ import HRMTensor
 import HRMTrain
 
 struct DemoCommand: ParsableCommand {
+  /// The demo's model: small enough to learn easy Sudoku on two CPU cores in minutes.
+  static func demoArch() -> HRMConfig {
+    var a = TrainConfig.tinyArch()
+    a.hLayers = 1
+    a.lLayers = 1
+    a.posEncodings = "learned"
+    return a
+  }
+
   static let configuration = CommandConfiguration(
     commandName: "demo",
     abstract: "Generate a small Sudoku set, train a small HRM on it and solve a puzzle (about 5 minutes on 2 CPU cores).")
