@@ -17,7 +17,7 @@ public struct DatasetCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "dataset",
     abstract: "Build puzzle datasets in the HRM on-disk format (train/ and test/ with .npy arrays).",
-    subcommands: [SudokuDatasetCommand.self])
+    subcommands: [SudokuDatasetCommand.self, MazeDatasetCommand.self, ARCDatasetCommand.self])
 
   /// Creates the command (ArgumentParser fills it in).
   public init() {}

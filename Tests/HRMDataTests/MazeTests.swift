@@ -1,0 +1,120 @@
+// MazeTests.swift: the maze encoding, CSV reader, label checks, dihedral transforms, the
+// generator's hardness filter and the maze dataset builder, on the public train split and
+// on generated mazes.
+
+import Foundation
+import HRMData
+import HRMSupport
+import XCTest
+
+/// The read-only shared maze CSVs: `<package root>/../shared/data/maze/maze-30x30-hard-1k`.
+let sharedMazeDir: String = {
+  let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  return root.deletingLastPathComponent().appendingPathComponent("shared/data/maze/maze-30x30-hard-1k").path
+}()
+
+final class MazeTests: XCTestCase {
+  /// A 4x4 maze: S top-left, G bottom-right, a wall column with a gap at the bottom.
+  let smallQuestion = "S#  " + " #  " + " #  " + "   G"
+  let smallAnswer = "S#  " + "o#  " + "o#  " + "oooG"
+
+  func grid(_ s: String, _ n: Int) throws -> Grid {
+    Grid(rows: n, columns: n, cells: try Maze.tokens(s).get())
+  }
+
+  func testTokensAndText() throws {
+    XCTAssertEqual(try Maze.tokens("# SGo").get(), [1, 2, 3, 4, 5])
+    XCTAssertEqual(Maze.text(try grid(smallAnswer, 4)), smallAnswer)
+    XCTAssertThrowsError(try Maze.tokens("# x").get()) { e in
+      XCTAssertTrue("\(e)".contains("character 3 is 'x'"), "\(e)")
+    }
+  }
+
+  func testCheckSolutionAcceptsShortestAndRejectsOthers() throws {
+    let q = try grid(smallQuestion, 4)
+    XCTAssertEqual(try Maze.checkSolution(question: q, answer: try grid(smallAnswer, 4)).get(), 6)
+    // A detour (longer than the shortest path): goes right along the bottom then... not shortest.
+    let detourQ = "S   " + "    " + "    " + "   G"
+    let detourA = "Sooo" + "   o" + "   o" + "   G"
+    XCTAssertEqual(try Maze.checkSolution(question: try grid(detourQ, 4), answer: try grid(detourA, 4)).get(), 6)
+    let longer = "Soo " + " oo " + "  oo" + "   G"  // 7 moves? actually a staircase with a bump
+    XCTAssertThrowsError(try Maze.checkSolution(question: try grid(detourQ, 4), answer: try grid(longer, 4)).get())
+    let broken = "S#  " + "o#  " + " #  " + "oooG"
+    XCTAssertThrowsError(try Maze.checkSolution(question: q, answer: try grid(broken, 4)).get()) { e in
+      XCTAssertTrue("\(e)".contains("breaks off"), "\(e)")
+    }
+    let throughWall = "So  " + " #  " + " #  " + "   G"
+    XCTAssertThrowsError(try Maze.checkSolution(question: q, answer: try grid(throughWall, 4)).get()) { e in
+      XCTAssertTrue("\(e)".contains("became"), "\(e)")
+    }
+    let stray = "S#  " + "o#o " + "o#  " + "oooG"
+    XCTAssertThrowsError(try Maze.checkSolution(question: q, answer: try grid(stray, 4)).get()) { e in
+      XCTAssertTrue("\(e)".contains("not on the path"), "\(e)")
+    }
+  }
+
+  func testAStarFindsShortestPathsAndBreaksTiesByKey() throws {
+    var q = try grid("S   " + "    " + "    " + "   G", 4)
+    let path = try XCTUnwrap(Maze.aStarPath(in: q, from: 0, to: 15))
+    XCTAssertEqual(path.count - 1, 6)
+    XCTAssertEqual(Int(Maze.distances(from: 0, in: q)[15]), 6)
+    // The tie-break prefers smaller keys (x + 100000·y): the path runs along the top row first.
+    XCTAssertEqual(Array(path.prefix(4)), [0, 1, 2, 3])
+    q.cells[5] = Maze.wall
+    XCTAssertNil(Maze.aStarPath(in: try grid("S#  " + "##  " + "    " + "   G", 4), from: 0, to: 15))
+  }
+
+  func testDihedralTransformsAreInvertible() {
+    var rng = HRMRandom(seed: 5)
+    let a = Grid(rows: 3, columns: 5, cells: (0..<15).map { _ in UInt8(rng.int(0, 9)) })
+    var images = Set<Grid>()
+    for t in 0..<8 {
+      let b = Dihedral.apply(t, to: a)
+      XCTAssertEqual(Dihedral.apply(Dihedral.inverse[t], to: b), a, "transform \(t)")
+      images.insert(b)
+    }
+    XCTAssertEqual(images.count, 8, "the eight transforms of an asymmetric grid differ")
+    // Spot-check the table: t=1 is a counter-clockwise rotation, o[i][j] = a[j][W-1-i].
+    let r = Dihedral.apply(1, to: Grid([[1, 2], [3, 4]]))
+    XCTAssertEqual(r.rowList, [[2, 4], [1, 3]])
+    XCTAssertEqual(Dihedral.apply(7, to: Grid([[1, 2], [3, 4]])).rowList, [[4, 2], [3, 1]])
+  }
+
+  func testPublicTrainSplitPassesTheChecks() throws {
+    let path = (sharedMazeDir as NSString).appendingPathComponent("train.csv")
+    guard FileManager.default.fileExists(atPath: path) else {
+      throw XCTSkip("shared maze data not found at \(path)")
+    }
+    let mazes = try MazeCSV.read(path: path)  // read() runs checkSolution on every row
+    XCTAssertEqual(mazes.count, 1000)
+    var moves: [Int] = []
+    for m in mazes.prefix(1000) {
+      moves.append(try Maze.checkSolution(question: m.question, answer: m.answer).get())
+    }
+    XCTAssertEqual(moves.min(), Maze.hardMinMoves)
+    XCTAssertEqual(moves.max(), 146)
+  }
+
+  func testGeneratorMakesHardVerifiedMazesDeterministically() throws {
+    let options = MazeGeneratorOptions(seed: 7)
+    let start = Date()
+    let mazes = try MazeGenerator.generate(count: 6, options: options)
+    let seconds = Date().timeIntervalSince(start)
+    print("generated 6 hard mazes in \(String(format: "%.2f", seconds)) s; fingerprint \(SHA256.hexDigest(mazes.flatMap { $0.answer.cells }).prefix(16))")
+    XCTAssertEqual(mazes.count, 6)
+    for m in mazes {
+      let moves = try Maze.checkSolution(question: m.question, answer: m.answer).get()
+      XCTAssertGreaterThanOrEqual(moves, Maze.hardMinMoves, "hardness filter")
+      XCTAssertEqual(m.rating, moves)
+      let walls = m.question.cells.filter { $0 == Maze.wall }.count
+      XCTAssertTrue((270...450).contains(walls), "\(walls) walls")
+    }
+    XCTAssertEqual(Set(mazes.map(\.question)).count, 6)
+    XCTAssertEqual(try MazeGenerator.makeMaze(item: 3, options: options), mazes[3], "per-item seeds")
+    // A lower threshold is honoured too, and a small grid works.
+    let small = try MazeGenerator.generate(count: 3, options: MazeGeneratorOptions(side: 8, minMoves: 12, seed: 1))
+    for m in small { XCTAssertGreaterThanOrEqual(try Maze.checkSolution(question: m.question, answer: m.answer).get(), 12) }
+    // An impossible threshold fails with a clear error.
+    XCTAssertThrowsError(try MazeGenerator.makeMaze(item: 0, options: MazeGeneratorOptions(side: 4, minMoves: 20, maxLayouts: 50)))
+  }
+}
