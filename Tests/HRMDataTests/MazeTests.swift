@@ -117,4 +117,55 @@ final class MazeTests: XCTestCase {
     // An impossible threshold fails with a clear error.
     XCTAssertThrowsError(try MazeGenerator.makeMaze(item: 0, options: MazeGeneratorOptions(side: 4, minMoves: 20, maxLayouts: 50)))
   }
+
+  func testCSVErrorsNameFileAndLine() throws {
+    let q = String(repeating: " ", count: 8) + "S" + String(repeating: " ", count: 6) + "G"  // 4x4
+    let a = String(repeating: " ", count: 8) + "Sooo" + "   G"
+    XCTAssertEqual(a.count, 16)
+    let header = "source,question,answer,rating\n"
+    XCTAssertEqual(try MazeCSV.parse(header + ",\(q),\(a),7\n", file: "m.csv").first?.rating, 7)
+    let cases: [(String, [String])] = [
+      (",\(q),\(a)\n", ["m.csv:2:", "4 comma-separated columns"]),
+      (",\(q),\(a),\n,\(q.dropLast()),\(a),\n", ["m.csv:3:", "question has 15 characters, expected 16"]),
+      (",\(q),\(a.replacingOccurrences(of: "G", with: "x")),\n", ["m.csv:2:", "answer character 16 is 'x'"]),
+      (",\(q),\(a),abc\n", ["m.csv:2:", "rating 'abc'"]),
+      (",\(q),\(q),\n", ["m.csv:2:", "breaks off"]),
+    ]
+    for (body, parts) in cases { assertHRMError(parts) { _ = try MazeCSV.parse(header + body, file: "m.csv") } }
+    // A build from a folder with a bad row writes nothing.
+    let tmp = try makeTempDir(self)
+    try (header + ",\(q),\(a),\n,\(q),\(a)x,\n").write(toFile: tmp + "/train.csv", atomically: true, encoding: .utf8)
+    assertHRMError(["train.csv:3:", "answer has 17 characters"]) { _ = try MazeDataset.readSource(sourceDir: tmp) }
+    // CSV text round trip.
+    let mazes = try MazeCSV.parse(header + ",\(q),\(a),\n", file: "m.csv")
+    XCTAssertEqual(try MazeCSV.parse(MazeCSV.text(for: mazes), file: "again"), mazes)
+  }
+
+  func testBuilderAugmentsTrainWithTheEightTransforms() throws {
+    let mazes = try MazeGenerator.generate(count: 5, options: MazeGeneratorOptions(side: 7, minMoves: 8, seed: 4))
+    let tmp = try makeTempDir(self)
+    let ds = try MazeDataset.build(train: mazes, test: Array(mazes.prefix(2)), options: MazeBuildOptions(subsampleSize: 3, augment: true, seed: 1))
+    try ds.write(to: tmp + "/maze")
+    let loaded = try PuzzleDataset.load(from: tmp + "/maze")
+    XCTAssertEqual(loaded, ds)
+    let train = try XCTUnwrap(loaded.splits["train"])
+    XCTAssertEqual(train.groupCount, 3)
+    XCTAssertEqual(train.puzzleCount, 24)
+    XCTAssertEqual(train.metadata.vocabSize, 6)
+    XCTAssertEqual(train.metadata.seqLen, 49)
+    XCTAssertEqual(loaded.splits["test"]?.puzzleCount, 2, "test is not augmented")
+    let set = train.sets[0]
+    func grid(_ m: TokenMatrix, _ row: Int) -> Grid { Grid(rows: 7, columns: 7, cells: (0..<49).map { UInt8(m[row, $0]) }) }
+    for g in 0..<3 {
+      let q0 = grid(set.inputs, g * 8)
+      let a0 = grid(set.labels, g * 8)
+      XCTAssertTrue(mazes.contains { $0.question == q0 && $0.answer == a0 }, "puzzle 0 of a group is the original")
+      for t in 0..<8 {
+        let (q, a) = (grid(set.inputs, g * 8 + t), grid(set.labels, g * 8 + t))
+        XCTAssertEqual(Dihedral.apply(Dihedral.inverse[t], to: q), q0, "inverse of transform \(t) restores the question")
+        XCTAssertEqual(Dihedral.apply(t, to: a0), a)
+        XCTAssertNoThrow(try Maze.checkSolution(question: q, answer: a).get(), "transformed labels are still shortest paths")
+      }
+    }
+  }
 }
