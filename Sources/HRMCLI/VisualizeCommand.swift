@@ -14,11 +14,11 @@ public struct VisualizeCommand: ParsableCommand {
     abstract: "Write one self-contained HTML page for browsing a dataset folder (and model predictions).",
     discussion: """
       PATH is a dataset folder (identifiers.json, train/, test/) or a predictions
-      folder. A predictions folder holds predictions.json with the keys inputs,
-      labels, predictions (lists of token lists), optional puzzle_identifiers and
-      steps_predictions (per row, a token list per ACT step), or the same as .npy
-      files (inputs.npy [N,S], labels.npy, predictions.npy, puzzle_identifiers.npy
-      [N], steps_predictions.npy [N,K,S]).
+      folder as `hrm evaluate` writes it (inputs.npy, labels.npy, predictions.npy,
+      puzzle_identifiers.npy, optional q_halt_logits.npy, segments.npy and
+      step_predictions.npy [K,N,S]; docs/predictions.md), or a predictions.json
+      with the same arrays under the same names. Predictions are shown beside
+      the labels with wrong cells outlined, and a slider over the ACT steps.
 
       Open the page in any browser; it needs no network. Large datasets are cut to
       the first --max-groups groups per set and --max-puzzles puzzles per group.

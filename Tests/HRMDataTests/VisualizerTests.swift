@@ -101,8 +101,8 @@ final class VisualizerTests: XCTestCase {
     let free = preds[1].indices.filter { preds[1][$0] == 2 }
     preds[1][free[0]] = 5
     preds[1][free[1]] = 5
-    let steps = [[inputs[0], labels[0]], [inputs[1], preds[1]]]
-    let json: [String: Any] = ["inputs": inputs, "labels": labels, "predictions": preds, "puzzle_identifiers": [0, 1], "steps_predictions": steps]
+    let steps = [[inputs[0], inputs[1]], [labels[0], preds[1]]]  // [K, N, S]
+    let json: [String: Any] = ["inputs": inputs, "labels": labels, "predictions": preds, "puzzle_identifiers": [0, 1], "step_predictions": steps]
     try FileManager.default.createDirectory(atPath: tmp + "/preds", withIntermediateDirectories: true)
     try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: tmp + "/preds/predictions.json"))
     XCTAssertTrue(PuzzleVisualizer.isPredictionsFolder(tmp + "/preds"))
@@ -128,5 +128,38 @@ final class VisualizerTests: XCTestCase {
     XCTAssertTrue(dom.contains("showing the first 4 of 12 groups"))
     XCTAssertTrue(dom.contains("showing the first 3 of 8 puzzles"))
     XCTAssertEqual(count("<button class=\"chip", in: dom), 2 + 4 + 3, "sets, groups, puzzles")
+  }
+
+  /// The `.npy` folder `hrm evaluate` writes (docs/predictions.md), without a browser.
+  func testEvaluateNPYFolderIsRead() throws {
+    let tmp = try makeTempDir(self)
+    let (n, seq, k) = (3, 81, 2)
+    let inputs = (0..<n * seq).map { Int32($0 % 10 + 1) }
+    var labels = inputs
+    labels[5] = -100
+    var preds = inputs
+    preds[seq + 7] = 9  // row 1 has one wrong cell
+    var steps = [Int32](repeating: 1, count: k * n * seq)  // step 0: all blanks
+    for i in 0..<n * seq { steps[n * seq + i] = preds[i] }  // step 1: the final prediction
+    func write(_ name: String, _ a: NPYArray) throws { try NPY.write(a, to: tmp + "/\(name).npy") }
+    try write("inputs", NPYArray(int32: inputs, shape: [n, seq]))
+    try write("labels", NPYArray(int32: labels, shape: [n, seq]))
+    try write("predictions", NPYArray(int32: preds, shape: [n, seq]))
+    try write("puzzle_identifiers", NPYArray(int32: [0, 0, 0], shape: [n]))
+    try write("q_halt_logits", NPYArray(float32: [0, 2, -1], shape: [n]))
+    try write("segments", NPYArray(int32: [2, 2, 1], shape: [n]))
+    try write("step_predictions", NPYArray(int32: steps, shape: [k, n, seq]))
+    XCTAssertTrue(PuzzleVisualizer.isPredictionsFolder(tmp))
+    let html = try PuzzleVisualizer.html(datasetPath: nil, predictionsPath: tmp)
+    XCTAssertTrue(html.contains("\"kind\": \"sudoku\""))
+    XCTAssertEqual(count("\"steps\": [", in: html), 3)
+    XCTAssertTrue(html.contains("\"halt\": 0.5000") && html.contains("\"halt\": 0.8808"), "sigmoid of the Q-halt logits")
+    XCTAssertTrue(html.contains("\"segments\": 1"))
+    let row1 = PuzzleVisualizer.tokenString(Array(preds[seq..<2 * seq]))
+    XCTAssertTrue(html.contains("\"prediction\": \(row1)"))
+    XCTAssertTrue(html.contains("\"steps\": [\"" + String(repeating: "1", count: seq) + "\", \(row1)]"), "row 1's steps in order")
+    // A step array of the wrong shape is named.
+    try write("step_predictions", NPYArray(int32: steps, shape: [n, k, seq]))
+    assertHRMError(["step_predictions.npy", "[K, N, S]"]) { _ = try PuzzleVisualizer.html(datasetPath: nil, predictionsPath: tmp) }
   }
 }

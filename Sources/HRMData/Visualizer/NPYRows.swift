@@ -53,18 +53,24 @@ public struct NPYRows {
   /// Row `i` as Int32 values.
   public func row(_ i: Int) -> [Int32] {
     precondition(i >= 0 && i < rows, "row out of range")
+    return values(at: i * rowLength, count: rowLength)
+  }
+
+  /// `count` consecutive elements (row-major) starting at flat index `offset`, as Int32.
+  public func values(at offset: Int, count: Int) -> [Int32] {
+    precondition(offset >= 0 && count >= 0 && offset + count <= shape.reduce(1, *), "range out of bounds")
     let size = dtype.itemSize
-    let start = dataStart + i * rowLength * size
-    let bytes = [UInt8](data.subdata(in: start..<start + rowLength * size))
+    let start = dataStart + offset * size
+    let bytes = [UInt8](data.subdata(in: start..<start + count * size))
     switch dtype {
     case .uint8: return bytes.map { Int32($0) }
     case .int8: return bytes.map { Int32(Int8(bitPattern: $0)) }
     case .int32:
-      return (0..<rowLength).map { k in
+      return (0..<count).map { k in
         Int32(bitPattern: UInt32(bytes[4 * k]) | UInt32(bytes[4 * k + 1]) << 8 | UInt32(bytes[4 * k + 2]) << 16 | UInt32(bytes[4 * k + 3]) << 24)
       }
     case .int64:
-      return (0..<rowLength).map { k in
+      return (0..<count).map { k in
         var v: UInt64 = 0
         for j in 0..<8 { v |= UInt64(bytes[8 * k + j]) << (8 * UInt64(j)) }
         return Int32(clamping: Int64(bitPattern: v))

@@ -115,7 +115,10 @@ function render() {
   document.getElementById("xnote").textContent = puzzle.examples.length < puzzle.total ? "showing the first " + puzzle.examples.length + " of " + puzzle.total + " examples" : "";
   puzzle.examples.forEach(x => {
     const box = el("div", "example");
-    box.appendChild(el("div", "etitle", "Example " + x.index));
+    let title = "Example " + x.index;
+    if (x.segments !== undefined) title += ", " + x.segments + " ACT segments";
+    if (x.halt !== undefined) title += ", halt confidence " + x.halt;
+    box.appendChild(el("div", "etitle", title));
     const panels = el("div", "panels");
     const input = tokens(x.input), label = tokens(x.label);
     panels.appendChild(panel("input", drawGrid(input, null, null)));

@@ -13,13 +13,15 @@
 // groups of each set, the first `maxPuzzles` puzzles of each group and the first
 // `maxExamples` examples of each puzzle are embedded; the page says so where it cuts.
 //
-// Predictions folder (the format `hrm visualize --predictions` reads), either
-//   predictions.json: {"inputs": [[tok, ...], ...], "labels": [...], "predictions": [...],
-//                      "puzzle_identifiers": [id, ...],            (optional)
-//                      "steps_predictions": [[[tok, ...] per step] per row]}   (optional)
-// or .npy files inputs.npy [N, S], labels.npy [N, S], predictions.npy [N, S], optional
-// puzzle_identifiers.npy [N] and steps_predictions.npy [N, K, S] (integer dtypes).
+// Predictions folder: the one `hrm evaluate` writes (docs/predictions.md): inputs.npy and
+// labels.npy and predictions.npy [N, S], puzzle_identifiers.npy [N], optional
+// q_halt_logits.npy [N] (f4), segments.npy [N] and step_predictions.npy [K, N, S]; or, for
+// hand-made or small sets, one predictions.json holding the same arrays under the same names
+// ({"inputs": [[tok, ...], ...], "labels": ..., "predictions": ..., "puzzle_identifiers": [...],
+// "step_predictions": [[[tok, ...] per row] per step]}; all but the first three optional).
 // Labels may hold -100 (ignored cells), drawn as padding. Rows are grouped by identifier.
+// When metrics.json names the dataset (`data_path`) and it exists, its identifiers.json gives
+// the puzzle names.
 
 import Foundation
 import HRMSupport
@@ -80,7 +82,7 @@ public enum PuzzleVisualizer {
     var kind: PuzzleKind? = nil
     var side = 0
     if let predictionsPath = predictionsPath {
-      if let d = datasetPath { identifiers = (try? PuzzleDataset.readIdentifiers(datasetPath: d)) ?? [] }
+      if let d = datasetPath ?? dataPath(fromMetricsIn: predictionsPath) { identifiers = (try? PuzzleDataset.readIdentifiers(datasetPath: d)) ?? [] }
       let (json, seqLen, vocab) = try predictionsSet(path: predictionsPath, identifiers: identifiers, options: options)
       sets.append(json)
       side = Int(Double(seqLen).squareRoot())
@@ -118,12 +120,21 @@ public enum PuzzleVisualizer {
     try AtomicFile.write(text: try html(datasetPath: datasetPath, predictionsPath: predictionsPath, options: options), to: output)
   }
 
+  /// The `data_path` recorded in `<folder>/metrics.json` by `hrm evaluate`, when that folder exists.
+  static func dataPath(fromMetricsIn folder: String) -> String? {
+    guard let data = FileManager.default.contents(atPath: (folder as NSString).appendingPathComponent("metrics.json")),
+      let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let p = root["data_path"] as? String,
+      FileManager.default.fileExists(atPath: (p as NSString).appendingPathComponent("identifiers.json"))
+    else { return nil }
+    return p
+  }
+
   static func escapeHTML(_ s: String) -> String {
     s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
   }
 
-  /// One row of tokens as a JSON string literal.
-  static func tokenString(_ row: [Int32]) -> String {
+  /// One row of tokens as a JSON string literal (token t is `alphabet[t]`, negative tokens ".").
+  public static func tokenString(_ row: [Int32]) -> String {
     var s = "\""
     for t in row { s.append(t < 0 ? "." : t < alphabet.count ? alphabet[Int(t)] : "?") }
     return s + "\""
@@ -173,9 +184,12 @@ public enum PuzzleVisualizer {
     var labels: [[Int32]] = []
     var preds: [[Int32]] = []
     var ids: [Int32]? = nil
-    var steps: [[[Int32]]]? = nil
+    var steps: [[[Int32]]]? = nil  // [K][n][S]
+    var halt: [Float]? = nil
+    var segments: [Int32]? = nil
     let jsonPath = (path as NSString).appendingPathComponent("predictions.json")
     var total = 0
+    var n = 0
     if FileManager.default.fileExists(atPath: jsonPath) {
       guard let data = FileManager.default.contents(atPath: jsonPath),
         let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
@@ -188,52 +202,59 @@ public enum PuzzleVisualizer {
       labels = try matrix("labels")
       preds = try matrix("predictions")
       total = inputs.count
+      n = min(total, options.maxPredictionRows)
       if root["puzzle_identifiers"] != nil {
         guard let v = root["puzzle_identifiers"] as? [NSNumber] else { throw HRMError(file: jsonPath, "key \"puzzle_identifiers\" must be a list of integers") }
         ids = v.map { Int32(truncating: $0) }
       }
-      if root["steps_predictions"] != nil {
-        guard let v = root["steps_predictions"] as? [[[NSNumber]]] else { throw HRMError(file: jsonPath, "key \"steps_predictions\" must be a list (rows) of lists (steps) of token lists") }
-        steps = v.map { $0.map { $0.map { Int32(truncating: $0) } } }
+      if root["step_predictions"] != nil {
+        guard let v = root["step_predictions"] as? [[[NSNumber]]] else {
+          throw HRMError(file: jsonPath, "key \"step_predictions\" must be a list (steps) of lists (rows) of token lists")
+        }
+        steps = v.map { $0.prefix(n).map { $0.map { Int32(truncating: $0) } } }
       }
-      let n = min(total, options.maxPredictionRows)
       (inputs, labels, preds) = (Array(inputs.prefix(n)), Array(labels.prefix(n)), Array(preds.prefix(n)))
     } else {
       func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name + ".npy") }
+      func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: file(name)) }
       let i = try NPYRows(path: file("inputs"))
       let l = try NPYRows(path: file("labels"))
       let p = try NPYRows(path: file("predictions"))
       total = i.rows
-      let n = min(total, options.maxPredictionRows)
-      for (rows, out) in [(i, 0), (l, 1), (p, 2)] {
-        guard rows.rows == total, rows.shape.count == 2 else { throw HRMError(file: path, "inputs, labels and predictions must be [N, S] arrays with the same N") }
-        let m = (0..<n).map { rows.row($0) }
-        if out == 0 { inputs = m } else if out == 1 { labels = m } else { preds = m }
+      n = min(total, options.maxPredictionRows)
+      for (name, rows) in [("inputs", i), ("labels", l), ("predictions", p)] {
+        guard rows.rows == total, rows.shape.count == 2, rows.shape[1] == i.shape.last! else {
+          throw HRMError(file: file(name), "must be an [N, S] array matching inputs.npy \(NPY.shapeText(i.shape))")
+        }
       }
-      if FileManager.default.fileExists(atPath: file("puzzle_identifiers")) {
-        let f = file("puzzle_identifiers")
-        ids = try NPY.read(path: f).int32Values(file: f)
-      }
-      if FileManager.default.fileExists(atPath: file("steps_predictions")) {
-        let s = try NPYRows(path: file("steps_predictions"))
-        guard s.shape.count == 3, s.rows == total else { throw HRMError(file: file("steps_predictions"), "must be an [N, K, S] array with N = \(total)") }
-        let (k, seq) = (s.shape[1], s.shape[2])
-        steps = (0..<n).map { r in let flat = s.row(r); return (0..<k).map { Array(flat[$0 * seq..<($0 + 1) * seq]) } }
+      inputs = (0..<n).map { i.row($0) }
+      labels = (0..<n).map { l.row($0) }
+      preds = (0..<n).map { p.row($0) }
+      if exists("puzzle_identifiers") { ids = try NPY.read(path: file("puzzle_identifiers")).int32Values(file: file("puzzle_identifiers")) }
+      if exists("segments") { segments = try NPY.read(path: file("segments")).int32Values(file: file("segments")) }
+      if exists("q_halt_logits") { halt = try NPY.read(path: file("q_halt_logits")).float32Values() }
+      if exists("step_predictions") {
+        let s = try NPYRows(path: file("step_predictions"))
+        let seq = i.shape.last!
+        guard s.shape.count == 3, s.shape[1] == total, s.shape[2] == seq else {
+          throw HRMError(file: file("step_predictions"), "must be a [K, N, S] array with N = \(total), S = \(seq); found \(NPY.shapeText(s.shape))")
+        }
+        steps = (0..<s.shape[0]).map { k in (0..<n).map { r in s.values(at: (k * total + r) * seq, count: seq) } }
       }
     }
     guard let seqLen = inputs.first?.count else { throw HRMError(file: path, "the predictions hold no rows") }
     for (what, m) in [("labels", labels), ("predictions", preds)] where m.count != inputs.count || m.contains(where: { $0.count != seqLen }) {
       throw HRMError(file: path, "\(what) must have as many rows as inputs, each of \(seqLen) tokens")
     }
-    if let s = steps, s.count < inputs.count || s.contains(where: { $0.contains { $0.count != seqLen } }) {
-      throw HRMError(file: path, "steps_predictions must have one list of \(seqLen)-token rows per input row")
+    if let s = steps, s.contains(where: { $0.count != n || $0.contains { $0.count != seqLen } }) {
+      throw HRMError(file: path, "step_predictions must hold, for every step, one \(seqLen)-token row per input row")
     }
-    if let v = ids, v.count < inputs.count { throw HRMError(file: path, "puzzle_identifiers has \(v.count) entries for \(total) rows") }
+    if let v = ids, v.count < n { throw HRMError(file: path, "puzzle_identifiers has \(v.count) entries for \(total) rows") }
     let vocab = Int(([inputs, labels, preds].flatMap { $0.flatMap { $0 } }.max() ?? 0)) + 1
     // Group rows by identifier, in order of first appearance.
     var order: [Int32] = []
     var rowsOf: [Int32: [Int]] = [:]
-    for r in 0..<inputs.count {
+    for r in 0..<n {
       let id = ids?[r] ?? Int32(r)
       if rowsOf[id] == nil { order.append(id) }
       rowsOf[id, default: []].append(r)
@@ -242,14 +263,16 @@ public enum PuzzleVisualizer {
     for (g, id) in order.enumerated() {
       let examples = rowsOf[id]!.map { r -> String in
         var e = "{\"index\": \(r), \"input\": \(tokenString(inputs[r])), \"label\": \(tokenString(labels[r])), \"prediction\": \(tokenString(preds[r]))"
-        if let s = steps?[r] { e += ", \"steps\": [" + s.map(tokenString).joined(separator: ", ") + "]" }
+        if let s = steps { e += ", \"steps\": [" + s.map { tokenString($0[r]) }.joined(separator: ", ") + "]" }
+        if let h = halt, r < h.count, h[r].isFinite { e += ", \"halt\": \(String(format: "%.4f", 1 / (1 + exp(-Double(h[r])))))" }
+        if let s = segments, r < s.count { e += ", \"segments\": \(s[r])" }
         return e + "}"
       }
       let name = ids == nil ? "row \(id)" : name(id, identifiers)
       groups.append(
         "{\"index\": \(g), \"total\": 1, \"puzzles\": [{\"index\": \(g), \"id\": \(id), \"name\": \(PythonJSON.string(name)), \"total\": \(examples.count), \"examples\": [" + examples.joined(separator: ", ") + "]}]}")
     }
-    let note = total > inputs.count ? ", \"note\": \"showing the first \(inputs.count) of \(total) prediction rows\"" : ""
+    let note = total > n ? ", \"note\": \"showing the first \(n) of \(total) prediction rows\"" : ""
     return ("{\"name\": \"predictions\", \"total\": \(groups.count), \"predictions\": true\(note), \"groups\": [" + groups.joined(separator: ", ") + "]}", seqLen, vocab)
   }
 }
