@@ -33,7 +33,8 @@ public struct MazeDatasetCommand: ParsableCommand {
 
       Examples:
         hrm dataset maze --source-dir maze-30x30-hard-1k --output-dir data/maze-30x30-hard-1k
-        hrm dataset maze --generate 1000 --test-size 1000 --output-dir data/maze-gen
+        hrm dataset maze --generate 1000 --test-size 1000 --output-dir data/maze-gen \\
+          --save-csv data/maze-gen-csv
       """)
 
   @Option(name: .customLong("source-dir"), help: ArgumentHelp("Folder with train.csv (and test.csv).", valueName: "dir"))
@@ -61,6 +62,11 @@ public struct MazeDatasetCommand: ParsableCommand {
 
   @Option(name: .customLong("min-moves"), help: ArgumentHelp("Generated mazes: fewest moves on the shortest path.", valueName: "k"))
   var minMoves: Int = Maze.hardMinMoves
+
+  @Option(
+    name: .customLong("save-csv"),
+    help: ArgumentHelp("Also write the train and test mazes as DIR/train.csv and DIR/test.csv (same layout as --source-dir).", valueName: "dir"))
+  var saveCSV: String?
 
   @Option(help: ArgumentHelp("Seed of every random draw (subsample, generation).", valueName: "s"))
   var seed: UInt64 = 0
@@ -124,6 +130,12 @@ public struct MazeDatasetCommand: ParsableCommand {
     let dataset = try MazeDataset.build(
       train: train, test: test, options: MazeBuildOptions(subsampleSize: subsampleSize, augment: aug, seed: seed))
     try dataset.write(to: outputDir)
+    if let dir = saveCSV {
+      try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+      try AtomicFile.write(text: MazeCSV.text(for: train), to: (dir as NSString).appendingPathComponent("train.csv"))
+      try AtomicFile.write(text: MazeCSV.text(for: test), to: (dir as NSString).appendingPathComponent("test.csv"))
+      print("wrote \(dir)/train.csv and test.csv")
+    }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     print("wrote \(outputDir) in \(String(format: "%.1f", seconds)) s")
     for name in PuzzleDataset.splitNames {

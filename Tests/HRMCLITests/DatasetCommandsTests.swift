@@ -32,7 +32,12 @@ final class DatasetCommandsTests: XCTestCase {
 
   func testMazeGenerateThenVisualize() throws {
     let out = tmp + "/maze"
-    try run(["dataset", "maze", "--generate", "4", "--test-size", "2", "--seed", "3", "--output-dir", out])
+    try run(["dataset", "maze", "--generate", "4", "--test-size", "2", "--seed", "3", "--output-dir", out, "--save-csv", tmp + "/csv"])
+    // The saved CSVs rebuild the same dataset through --source-dir, with --aug 8 puzzles per maze.
+    try run(["dataset", "maze", "--source-dir", tmp + "/csv", "--output-dir", tmp + "/again", "--aug"])
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: tmp + "/again/test/all__inputs.npy")),
+                   try Data(contentsOf: URL(fileURLWithPath: out + "/test/all__inputs.npy")))
+    XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: tmp + "/again/train/all__inputs.npy")).count - 128, 4 * 8 * 900)
     XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/train/all__inputs.npy"))
     XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/test/dataset.json"))
     let page = tmp + "/maze.html"
