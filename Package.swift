@@ -51,7 +51,7 @@ let package = Package(
     .testTarget(name: "HRMModelTests", dependencies: ["HRMModel", "HRMTensor", "TestSupport"], swiftSettings: common),
     .testTarget(name: "HRMDataTests", dependencies: ["HRMData", "HRMSupport", "TestSupport"], swiftSettings: common),
     .testTarget(name: "HRMTrainTests", dependencies: ["HRMTrain", "HRMModel", "HRMData", "HRMTensor", "TestSupport"], swiftSettings: common),
-    .testTarget(name: "HRMCLITests", dependencies: ["HRMCLI", "TestSupport"], swiftSettings: common),
+    .testTarget(name: "HRMCLITests", dependencies: ["HRMCLI", "HRMData", "HRMSupport", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: common),
   ],
   swiftLanguageModes: [.v5]
 )

@@ -78,18 +78,15 @@ struct DemoCommand: ParsableCommand {
     guard let test = trainer.testSet else { return }
     var batches = TestBatches(split: test, sharding: try BatchSharding(globalBatchSize: trainer.config.globalBatchSize))
     guard let batch = batches.next() else { return }
-    let result = Autodiff.withoutGradient { trainer.evaluateBatch(batch) }
+    var outputs: EvaluationOutputs? = EvaluationOutputs(seqLen: batch.seqLen)
+    _ = Evaluator(model: trainer.model, globalBatchSize: trainer.config.globalBatchSize).run(batch, into: &outputs)
+    guard let result = outputs, result.count > 0 else { return }
     // Prefer a puzzle the model solved, else show the first one.
-    var row = 0
-    for r in 0..<batch.effectiveSize {
-      let s = r * batch.seqLen
-      if Array(result.predictions[s..<s + batch.seqLen]) == Array(batch.labels[s..<s + batch.seqLen]) { row = r; break }
-    }
-    let s = row * batch.seqLen
-    let question = batch.inputs[s..<s + batch.seqLen].map { UInt8(max(0, $0 - 1)) }
-    let answer = result.predictions[s..<s + batch.seqLen].map { UInt8(max(0, $0 - 1)) }
+    let row = (0..<result.count).first { r in result.row(result.predictions, r) == result.row(result.labels, r) } ?? 0
+    let question: [UInt8] = result.row(result.inputs, row).map { UInt8(max(0, $0 - 1)) }
+    let answer: [UInt8] = result.row(result.predictions, row).map { UInt8(max(0, $0 - 1)) }
     let grids = zip(SudokuPretty.lines(question), SudokuPretty.lines(answer)).map { "  \($0)    \($1)" }
-    print("  puzzle                   model's answer (\(result.steps) segments)")
+    print("  puzzle                   model's answer (\(result.segments[row]) segments)")
     print(grids.joined(separator: "\n"))
     print("  " + (Sudoku.isSolved(answer) && Sudoku.firstDisagreement(question: question, answer: answer) == nil
       ? "the answer satisfies every Sudoku constraint and keeps every given digit"

@@ -134,40 +134,10 @@ public final class Trainer {
     }
   }
 
-  /// Evaluates on the test split: every batch runs halt_max_steps ACT segments from a fresh
-  /// carry; the metrics of the last segment are summed over batches and divided by count.
+  /// Evaluates on the test split (see Evaluator): the reference's metrics, normalised.
   public func evaluate(maxBatches: Int? = nil) throws -> LoggedMetrics? {
     guard let test = testSet else { return nil }
-    var total = StepMetrics()
-    let limit = maxBatches ?? config.evalMaxBatches
-    var seen = 0
-    try Autodiff.withoutGradient {
-      for batch in TestBatches(split: test, sharding: try BatchSharding(globalBatchSize: config.globalBatchSize)) {
-        if let l = limit, seen >= l { break }
-        seen += 1
-        total = total + evaluateBatch(batch).metrics
-      }
-    }
-    return LoggedMetrics.eval(total)
-  }
-
-  /// Runs one test batch to the end (all rows halted) and returns the final predictions.
-  public func evaluateBatch(_ batch: Batch) -> (metrics: StepMetrics, predictions: [Int32], qHalt: [Float], steps: Int) {
-    let b = batch.batchSize
-    let device = DeviceBatch(inputs: batch.inputs, labels: batch.labels, puzzleIdentifiers: batch.puzzleIdentifiers,
-                             batch: b, seq: batch.seqLen, on: backend)
-    var carry = model.initialCarry(batch: b)
-    var segments = 0
-    var last: (ACTOutput, ACTLoss)? = nil
-    repeat {
-      let (next, out) = model.step(carry, batch: device, training: false)
-      carry = next
-      segments += 1
-      last = (out, model.loss(out, labels: next.data.labels))
-    } while segments < config.arch.haltMaxSteps && carry.halted.toInt32Array().contains(0)
-    let (out, loss) = last!
-    let preds = Tensor.empty([out.logits.count / config.arch.vocabSize], .i32, on: backend)
-    backend.argmax(out.logits.reshapedRaw([preds.count, config.arch.vocabSize]), out: preds)
-    return (model.metrics(loss, output: out, carry: carry), preds.toInt32Array(), out.qHalt.toArray(), segments)
+    return try Evaluator(model: model, globalBatchSize: config.globalBatchSize)
+      .evaluate(test, maxBatches: maxBatches ?? config.evalMaxBatches).0
   }
 }
