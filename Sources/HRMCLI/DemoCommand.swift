@@ -12,13 +12,7 @@ import HRMTrain
 
 struct DemoCommand: ParsableCommand {
   /// The demo's model: small enough to learn easy Sudoku on two CPU cores in minutes.
-  static func demoArch() -> HRMConfig {
-    var a = TrainConfig.tinyArch()
-    a.hLayers = 1
-    a.lLayers = 1
-    a.posEncodings = "learned"
-    return a
-  }
+  static func demoArch() -> HRMConfig { TrainConfig.tinyArch() }
 
   static let configuration = CommandConfiguration(
     commandName: "demo",
@@ -29,13 +23,13 @@ struct DemoCommand: ParsableCommand {
   @Option(help: "Test puzzles to generate.")
   var testSize = 256
   @Option(help: "Fewest blank cells per puzzle.")
-  var minBlanks = 2
+  var minBlanks = 1
   @Option(help: "Most blank cells per puzzle.")
-  var maxBlanks = 6
+  var maxBlanks = 4
   @Option(help: "Epochs to train.")
-  var epochs = 40
+  var epochs = 10
   @Option(help: "Epochs between evaluations.")
-  var evalInterval = 8
+  var evalInterval = 2
   @Option(help: "Where to write the generated dataset (default: a temporary folder, removed afterwards).")
   var outputDir: String?
   @Option(help: "Random seed.")
