@@ -6,7 +6,7 @@ public struct HRMCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "hrm",
     abstract: "Hierarchical Reasoning Model: build datasets, train, evaluate and solve puzzles.",
-    subcommands: [])
+    subcommands: [SelftestCommand.self])
 
   public init() {}
 }

@@ -1,0 +1,114 @@
+// SelftestCommand.swift: `hrm selftest device=cuda|cpu [seed=N] [ops=a,b] [bench=true]`.
+//
+// Checks every kernel of the chosen backend against the CPU backend on fresh random inputs
+// and prints a table (op / variant / error / tolerance / PASS|FAIL); exits non-zero on any
+// failure, or with one line when the device cannot be opened (e.g. no GPU). `bench=true`
+// also times the main kernels at model sizes (GPU only).
+
+import ArgumentParser
+import Foundation
+import HRMCUDA
+import HRMSupport
+import HRMTensor
+
+/// `hrm selftest`: GPU (or CPU) kernels against the CPU oracle.
+public struct SelftestCommand: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "selftest",
+    abstract: "Check every kernel of a backend against the CPU backend (key=value: device=cuda|cpu, seed, ops, bench).")
+
+  @Argument(help: "key=value settings: device=cuda|cpu (default cuda), seed=<int>, ops=<name,...>, bench=true|false, batch=<int>")
+  public var settings: [String] = []
+
+  public init() {}
+
+  struct Options {
+    var device = "cuda"
+    var seed: UInt64 = 1
+    var ops: [String] = []
+    var bench = false
+    var benchBatch = 384
+  }
+
+  static func parse(_ settings: [String]) throws -> Options {
+    var o = Options()
+    for item in settings {
+      guard let eq = item.firstIndex(of: "=") else {
+        throw HRMError("selftest: expected key=value, got '\(item)'")
+      }
+      let key = String(item[..<eq]).trimmingCharacters(in: CharacterSet(charactersIn: "+"))
+      let value = String(item[item.index(after: eq)...])
+      switch key {
+      case "device":
+        guard value == "cuda" || value == "cpu" || value.hasPrefix("cuda:") else {
+          throw HRMError("selftest: device must be cuda, cuda:<n> or cpu, got '\(value)'")
+        }
+        o.device = value
+      case "seed":
+        guard let s = UInt64(value) else { throw HRMError("selftest: seed must be a non-negative integer, got '\(value)'") }
+        o.seed = s
+      case "ops":
+        o.ops = value.split(separator: ",").map(String.init).filter { !$0.isEmpty }
+      case "bench":
+        guard let b = Bool(value.lowercased()) ?? (value == "1" ? true : value == "0" ? false : nil) else {
+          throw HRMError("selftest: bench must be true or false, got '\(value)'")
+        }
+        o.bench = b
+      case "batch":
+        guard let b = Int(value), b > 0 else { throw HRMError("selftest: batch must be a positive integer, got '\(value)'") }
+        o.benchBatch = b
+      default:
+        throw HRMError("selftest: unknown key '\(key)' (known: device, seed, ops, bench, batch)")
+      }
+    }
+    return o
+  }
+
+  public func run() throws {
+    let options: Options
+    do { options = try SelftestCommand.parse(settings) } catch {
+      FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
+      throw ExitCode(2)
+    }
+    let reference = CPUBackend()
+    let device: Backend
+    if options.device == "cpu" {
+      device = CPUBackend()
+      print("selftest: cpu against cpu (checks the harness; use device=cuda for the GPU)")
+    } else {
+      let ordinal = options.device.hasPrefix("cuda:") ? Int(options.device.dropFirst(5)) ?? 0 : 0
+      do {
+        let cuda = try CUDABackend(device: ordinal)
+        print("selftest: \(cuda.summary)")
+        let t0 = Date()
+        try cuda.precompileAllKernels()
+        print(String(format: "selftest: kernels compiled or loaded from the cache in %.1f s", Date().timeIntervalSince(t0)))
+        cuda.debugSync = true
+        device = cuda
+      } catch {
+        FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
+        throw ExitCode(1)
+      }
+    }
+    let harness = BackendSelfTest(device: device, reference: reference, seed: options.seed)
+    harness.filters = options.ops
+    let results = harness.runAll()
+    print(BackendSelfTest.table(results))
+    if options.bench, let cuda = device as? CUDABackend {
+      cuda.debugSync = false
+      print("\nbench: \(cuda.summary)")
+      var rows: [BenchResult] = []
+      BackendBench.run(on: cuda, batch: options.benchBatch) { r in
+        rows.append(r)
+        print(String(format: "  %@: %.4f ms  %@", r.name, r.milliseconds, r.rate))
+        fflush(stdout)
+      }
+      print(BackendBench.table(rows))
+    }
+    if results.isEmpty {
+      FileHandle.standardError.write("error: no self-test check matched ops=\(options.ops.joined(separator: ","))\n".data(using: .utf8)!)
+      throw ExitCode(1)
+    }
+    if !harness.allPassed { throw ExitCode(1) }
+  }
+}
