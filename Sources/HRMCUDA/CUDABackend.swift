@@ -282,6 +282,16 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     for file in CUDAKernelSources.kernelFileNames { _ = try module(file) }
   }
 
+  /// Compiles (or loads) each kernel file, returning the error of every file that failed
+  /// (file name -> message with the NVRTC log) instead of stopping at the first.
+  public func compileAllKernels() -> [String: String] {
+    var failures: [String: String] = [:]
+    for file in CUDAKernelSources.kernelFileNames {
+      do { _ = try module(file) } catch { failures[file] = "\(error)" }
+    }
+    return failures
+  }
+
   private func module(_ file: String) throws -> OpaquePointer {
     lock.lock()
     if let m = modules[file] { lock.unlock(); return m }

@@ -51,6 +51,7 @@ struct KernelCompiler {
     let include = (env["CUDA_HOME"] ?? env["CUDA_PATH"]).map { $0 + "/include" } ?? "/usr/local/cuda/include"
     if FileManager.default.fileExists(atPath: include) { opts.append("-I\(include)") }
     if env["HRM_CUDA_LINEINFO"] != nil { opts.append("-lineinfo") }
+    if env["HRM_CUDA_PTXAS_VERBOSE"] != nil { opts.append("--ptxas-options=-v") }
     return opts
   }
 
@@ -123,7 +124,8 @@ struct KernelCompiler {
     if status != 0 {
       throw HRMError("NVRTC failed to compile \(fileName) (\(options.joined(separator: " "))): \(nvrtc.describe(status))\n\(log)")
     }
-    if ProcessInfo.processInfo.environment["HRM_CUDA_VERBOSE"] != nil, !log.isEmpty {
+    let env = ProcessInfo.processInfo.environment
+    if env["HRM_CUDA_VERBOSE"] != nil || env["HRM_CUDA_PTXAS_VERBOSE"] != nil, !log.isEmpty {
       FileHandle.standardError.write("NVRTC log for \(fileName):\n\(log)\n".data(using: .utf8)!)
     }
     var size = 0
