@@ -17,6 +17,11 @@ extension CUDABackend {
   private func n64(_ v: Int) -> KernelArg { .i64(Int64(v)) }
   private func n32(_ v: Int) -> KernelArg { .i32(Int32(v)) }
 
+  /// True when every tensor is bf16 with a 16-byte aligned start (the vectorised fast paths).
+  private func bf16Aligned(_ tensors: Tensor...) -> Bool {
+    tensors.allSatisfy { $0.dtype == .bf16 && $0.devicePointer % 16 == 0 }
+  }
+
   /// Threads for one-block-per-row kernels over rows of `width` elements.
   private func rowThreads(_ width: Int) -> Int {
     min(256, max(32, ((width / 4) + 31) / 32 * 32))
@@ -59,6 +64,11 @@ extension CUDABackend {
     precondition(a.count == b.count && a.count == out.count, "addScaled shapes \(a.shape) \(b.shape) \(out.shape)")
     let n = out.count
     guard n > 0 else { return }
+    if n % 8 == 0 && bf16Aligned(a, b, out) {
+      launch("elementwise.cu", "add_scaled_bf16x8_kernel", grid: (blocks(n / 8), 1, 1), block: (256, 1, 1),
+             [p(a), .f32(alpha), p(b), .f32(beta), p(out), n64(n / 8)])
+      return
+    }
     launch("elementwise.cu", "add_scaled_kernel", grid: (blocks(n), 1, 1), block: (256, 1, 1),
            [p(a), d(a), .f32(alpha), p(b), d(b), .f32(beta), p(out), d(out), n64(n)])
   }
@@ -68,6 +78,11 @@ extension CUDABackend {
     precondition(x.count == out.count, "scale shapes \(x.shape) \(out.shape)")
     let n = out.count
     guard n > 0 else { return }
+    if n % 8 == 0 && bf16Aligned(x, out) {
+      launch("elementwise.cu", "scale_bf16x8_kernel", grid: (blocks(n / 8), 1, 1), block: (256, 1, 1),
+             [p(x), .f32(alpha), p(out), n64(n / 8)])
+      return
+    }
     launch("elementwise.cu", "scale_kernel", grid: (blocks(n), 1, 1), block: (256, 1, 1),
            [p(x), d(x), .f32(alpha), p(out), d(out), n64(n)])
   }
@@ -157,6 +172,11 @@ extension CUDABackend {
 
   // MARK: - RMSNorm
 
+  /// Values per lane of the warp-per-row RMSNorm kernels for rows of `width`, or nil.
+  private func rmsNormWarpVariant(_ width: Int) -> Int? {
+    [4, 8, 16, 32].first { $0 * 32 == width }
+  }
+
   public func rmsNormForward(_ x: Tensor, out: Tensor, rstd: Tensor, eps: Float) {
     own(x, out, rstd)
     precondition(rstd.dtype == .f32, "rstd must be f32")
@@ -164,6 +184,11 @@ extension CUDABackend {
     guard rows > 0 else { return }
     let width = x.count / rows
     precondition(out.count == x.count && width * rows == x.count, "rmsNormForward shapes \(x.shape) \(rstd.shape)")
+    if let vpl = rmsNormWarpVariant(width) {
+      launch("rmsnorm.cu", "rmsnorm_forward_w\(vpl)", grid: (max(1, min((rows + 7) / 8, 1 << 20)), 1, 1), block: (256, 1, 1),
+             [p(x), d(x), p(out), d(out), p(rstd), n64(rows), .f32(eps)])
+      return
+    }
     launch("rmsnorm.cu", "rmsnorm_forward_kernel", grid: (min(rows, 1 << 20), 1, 1), block: (rowThreads(width), 1, 1),
            [p(x), d(x), p(out), d(out), p(rstd), n64(rows), n32(width), .f32(eps)])
   }
@@ -174,6 +199,11 @@ extension CUDABackend {
     guard rows > 0 else { return }
     let width = y.count / rows
     precondition(gradOut.count == y.count && gradX.count == y.count, "rmsNormBackward shapes")
+    if let vpl = rmsNormWarpVariant(width) {
+      launch("rmsnorm.cu", "rmsnorm_backward_w\(vpl)", grid: (max(1, min((rows + 7) / 8, 1 << 20)), 1, 1), block: (256, 1, 1),
+             [p(gradOut), d(gradOut), p(y), d(y), p(rstd), p(gradX), d(gradX), n64(rows)])
+      return
+    }
     launch("rmsnorm.cu", "rmsnorm_backward_kernel", grid: (min(rows, 1 << 20), 1, 1), block: (rowThreads(width), 1, 1),
            [p(gradOut), d(gradOut), p(y), d(y), p(rstd), p(gradX), d(gradX), n64(rows), n32(width)])
   }
@@ -188,8 +218,14 @@ extension CUDABackend {
     guard seq > 0, qkv.count > 0 else { return }
     let batch = qkv.count / (seq * rowWidth)
     precondition(batch * seq * rowWidth == qkv.count && out.count == qkv.count, "rope shapes \(qkv.shape) \(cos.shape)")
-    let n = batch * seq * 3 * heads * (headDim / 2)
-    launch("rope.cu", "rope_kernel", grid: (blocks(n), 1, 1), block: (256, 1, 1),
+    if (headDim / 2) % 8 == 0 && bf16Aligned(qkv, out) {
+      let work = 3 * heads * (headDim / 16)
+      launch("rope.cu", "rope_bf16x8_kernel", grid: (min(batch * seq, 1 << 20), 1, 1), block: (min(256, (work + 31) / 32 * 32), 1, 1),
+             [p(qkv), p(cos), p(sin), p(out), n64(batch), n64(seq), n32(heads), n32(headDim), n32(inverse ? 1 : 0)])
+      return
+    }
+    let pairs = 3 * heads * (headDim / 2)
+    launch("rope.cu", "rope_kernel", grid: (min(batch * seq, 1 << 20), 1, 1), block: (min(256, (pairs + 31) / 32 * 32), 1, 1),
            [p(qkv), d(qkv), p(cos), p(sin), p(out), d(out), n64(batch), n64(seq), n32(heads), n32(headDim),
             n32(inverse ? 1 : 0)])
   }
@@ -204,6 +240,13 @@ extension CUDABackend {
     }
   }
 
+  /// Whether the tensor-core (mma.sync bf16) attention kernels apply: bf16 operands with
+  /// 16-byte aligned rows on compute capability >= 8.0, unless HRM_CUDA_ATTENTION=simple.
+  func attentionUsesTensorCores(_ tensors: Tensor...) -> Bool {
+    guard computeCapability >= 80, !forceSimpleAttention else { return false }
+    return tensors.allSatisfy { $0.dtype == .bf16 && $0.devicePointer % 16 == 0 }
+  }
+
   public func attentionForward(qkv: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int,
                                heads: Int, headDim: Int, scale: Float) {
     own(qkv, out, lse)
@@ -211,6 +254,11 @@ extension CUDABackend {
     precondition(qkv.count == batch * seq * 3 * heads * headDim && out.count == batch * seq * heads * headDim, "attention shapes")
     guard batch * seq * heads > 0 else { return }
     let v = attentionVariant(headDim)
+    if attentionUsesTensorCores(qkv) {
+      launch("attention.cu", "attention_forward_tc_\(v)", grid: ((seq + 63) / 64, batch * heads, 1), block: (128, 1, 1),
+             [p(qkv), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
+      return
+    }
     launch("attention.cu", "attention_forward_\(v)", grid: ((seq + 63) / 64, batch * heads, 1), block: (64, 1, 1),
            [p(qkv), d(qkv), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
   }
@@ -225,10 +273,18 @@ extension CUDABackend {
     let delta = scratch(bytes: rows * 4)
     launch("attention.cu", "attention_backward_delta", grid: (max(1, min((rows + 7) / 8, 1 << 20)), 1, 1), block: (256, 1, 1),
            [p(out), d(out), p(gradOut), d(gradOut), .ptr(delta.address), n32(batch), n32(seq), n32(heads), n32(headDim)])
+    let grid = ((seq + 63) / 64, batch * heads, 1)
+    if attentionUsesTensorCores(qkv, gradOut) {
+      let args: [KernelArg] = [p(qkv), p(lse), .ptr(delta.address), p(gradOut), p(gradQKV), d(gradQKV),
+                               n32(seq), n32(heads), .f32(scale)]
+      launch("attention.cu", "attention_backward_kv_tc_\(v)", grid: grid, block: (128, 1, 1), args)
+      launch("attention.cu", "attention_backward_q_tc_\(v)", grid: grid, block: (128, 1, 1), args)
+      return
+    }
     let args: [KernelArg] = [p(qkv), d(qkv), p(lse), .ptr(delta.address), p(gradOut), d(gradOut), p(gradQKV), d(gradQKV),
                              n32(seq), n32(heads), .f32(scale)]
-    launch("attention.cu", "attention_backward_kv_\(v)", grid: ((seq + 63) / 64, batch * heads, 1), block: (64, 1, 1), args)
-    launch("attention.cu", "attention_backward_q_\(v)", grid: ((seq + 63) / 64, batch * heads, 1), block: (64, 1, 1), args)
+    launch("attention.cu", "attention_backward_kv_\(v)", grid: grid, block: (64, 1, 1), args)
+    launch("attention.cu", "attention_backward_q_\(v)", grid: grid, block: (64, 1, 1), args)
   }
 
   // MARK: - SwiGLU
@@ -239,7 +295,12 @@ extension CUDABackend {
     let inner = out.shape.last!
     let rows = out.count / inner
     precondition(gateUp.count == 2 * out.count, "swiglu shapes \(gateUp.shape) \(out.shape)")
-    launch("swiglu.cu", "swiglu_forward_kernel", grid: (blocks(out.count), 1, 1), block: (256, 1, 1),
+    if inner % 8 == 0 && bf16Aligned(gateUp, out) {
+      launch("swiglu.cu", "swiglu_forward_bf16x8_kernel", grid: ((inner / 8 + 255) / 256, min(rows, 65535), 1), block: (256, 1, 1),
+             [p(gateUp), p(out), n64(rows), n64(inner / 8)])
+      return
+    }
+    launch("swiglu.cu", "swiglu_forward_kernel", grid: ((inner + 255) / 256, min(rows, 65535), 1), block: (256, 1, 1),
            [p(gateUp), d(gateUp), p(out), d(out), n64(rows), n64(inner)])
   }
 
@@ -249,7 +310,12 @@ extension CUDABackend {
     let inner = gradOut.shape.last!
     let rows = gradOut.count / inner
     precondition(gateUp.count == 2 * gradOut.count && gradGateUp.count == gateUp.count, "swiglu backward shapes")
-    launch("swiglu.cu", "swiglu_backward_kernel", grid: (blocks(gradOut.count), 1, 1), block: (256, 1, 1),
+    if inner % 8 == 0 && bf16Aligned(gateUp, gradOut, gradGateUp) {
+      launch("swiglu.cu", "swiglu_backward_bf16x8_kernel", grid: ((inner / 8 + 255) / 256, min(rows, 65535), 1), block: (256, 1, 1),
+             [p(gateUp), p(gradOut), p(gradGateUp), n64(rows), n64(inner / 8)])
+      return
+    }
+    launch("swiglu.cu", "swiglu_backward_kernel", grid: ((inner + 255) / 256, min(rows, 65535), 1), block: (256, 1, 1),
            [p(gateUp), d(gateUp), p(gradOut), d(gradOut), p(gradGateUp), d(gradGateUp), n64(rows), n64(inner)])
   }
 

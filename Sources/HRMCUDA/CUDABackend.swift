@@ -77,6 +77,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   let gemmWorkspaceBytes = 32 << 20
   /// Set HRM_CUDA_GEMM=simple to use the built-in tiled kernel instead of cuBLASLt.
   let forceSimpleGemm: Bool
+  /// Set HRM_CUDA_ATTENTION=simple to use the f32 CUDA-core attention kernels for bf16 too.
+  let forceSimpleAttention: Bool
 
   /// Opens GPU `ordinal`. Throws a one-line HRMError naming the CPU fallback when there is no
   /// driver, no GPU or no NVRTC.
@@ -133,6 +135,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let env = ProcessInfo.processInfo.environment
     self.debugSync = env["HRM_CUDA_SYNC"].map { $0 != "0" && !$0.isEmpty } ?? false
     self.forceSimpleGemm = env["HRM_CUDA_GEMM"] == "simple"
+    self.forceSimpleAttention = env["HRM_CUDA_ATTENTION"] == "simple"
+    if !forceSimpleGemm { _ = ensureCublasLt() }
   }
 
   /// One line describing the device and the libraries in use.
@@ -144,7 +148,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     else if let lt = cublasLt { gemm = lt.libraryName }
     else if let err = cublasLtLoadError { gemm = "built-in tiled GEMM (\(err))" }
     else { gemm = "cuBLASLt (not loaded yet)" }
-    return "\(name): \(deviceName), compute \(computeCapability / 10).\(computeCapability % 10), \(multiprocessorCount) SMs, driver \(driverVersion / 1000).\((driverVersion % 1000) / 10), NVRTC \(maj).\(min) (\(target)), GEMM: \(gemm)"
+    let attention = computeCapability >= 80 && !forceSimpleAttention
+      ? "tensor cores for bf16, CUDA cores for f32" : "CUDA cores (f32 math)"
+    return "\(name): \(deviceName), compute \(computeCapability / 10).\(computeCapability % 10), \(multiprocessorCount) SMs, driver \(driverVersion / 1000).\((driverVersion % 1000) / 10), NVRTC \(maj).\(min) (\(target)), GEMM: \(gemm), attention: \(attention)"
   }
 
   // MARK: - Error plumbing

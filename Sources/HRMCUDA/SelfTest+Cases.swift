@@ -38,6 +38,18 @@ extension BackendSelfTest {
         return [out]
       }
     }
+    let a1 = normal(5001), b1 = normal(5001)
+    check("addScaled", "bf16 [5001] (scalar path)") { be in
+      let ta = S.make(a1, [5001], .bf16, on: be), tb = S.make(b1, [5001], .bf16, on: be)
+      let out = S.poisoned([5001], .bf16, on: be)
+      be.addScaled(ta, alpha: 0.5, tb, beta: 2, out: out)
+      return [out]
+    }
+    check("addScaled", "bf16 out aliases b") { be in
+      let ta = S.make(a, [5000], .bf16, on: be), tb = S.make(b, [5000], .bf16, on: be)
+      be.addScaled(ta, alpha: 1, tb, beta: 1, out: tb)
+      return [tb]
+    }
     check("addScaled", "f32 out aliases a") { be in
       let ta = S.make(a, [5000], .f32, on: be), tb = S.make(b, [5000], .f32, on: be)
       be.addScaled(ta, alpha: 1, tb, beta: 0.5, out: ta)
@@ -203,17 +215,16 @@ extension BackendSelfTest {
   // MARK: - RMSNorm and RoPE
 
   func normalisationAndRope() {
-    let rows = 200, d = 512
-    let x = normal(rows * d, 3)
-    for dtype in [DType.f32, .bf16] {
+    for (dtype, rows, d) in [(DType.f32, 200, 512), (.bf16, 200, 512), (.f32, 37, 100), (.bf16, 64, 1024)] {
+      let x = normal(rows * d, 3)
       check("rmsNormForward", "\(dtype) [\(rows),\(d)]") { be in
         let out = S.poisoned([rows, d], dtype, on: be), rstd = S.poisoned([rows], .f32, on: be)
         be.rmsNormForward(S.make(x, [rows, d], dtype, on: be), out: out, rstd: rstd, eps: 1e-5)
         return [out, rstd]
       }
     }
-    let g = normal(rows * d), y = normal(rows * d), r = uniform(rows, 0.2, 2)
-    for dtype in [DType.f32, .bf16] {
+    for (dtype, rows, d) in [(DType.f32, 200, 512), (.bf16, 200, 512), (.f32, 37, 100), (.bf16, 64, 256)] {
+      let g = normal(rows * d), y = normal(rows * d), r = uniform(rows, 0.2, 2)
       check("rmsNormBackward", "\(dtype) [\(rows),\(d)]") { be in
         let gx = S.poisoned([rows, d], dtype, on: be)
         be.rmsNormBackward(gradOut: S.make(g, [rows, d], dtype, on: be), y: S.make(y, [rows, d], dtype, on: be),
@@ -221,7 +232,7 @@ extension BackendSelfTest {
         return [gx]
       }
     }
-    for (dtype, headDim, heads) in [(DType.f32, 64, 4), (.bf16, 32, 3)] {
+    for (dtype, headDim, heads) in [(DType.f32, 64, 4), (.bf16, 32, 3), (.bf16, 64, 2), (.bf16, 24, 2)] {
       let (batch, seq) = (2, 9)
       let width = 3 * heads * headDim
       let qkv = normal(batch * seq * width)
@@ -235,6 +246,12 @@ extension BackendSelfTest {
           return [out]
         }
       }
+      check("rope", "\(dtype) Dh\(headDim) H\(heads) in place") { be in
+        let t = S.make(qkv, [batch, seq, width], dtype, on: be)
+        be.rope(t, cos: S.make(cosT, [seq, headDim], .f32, on: be), sin: S.make(sinT, [seq, headDim], .f32, on: be),
+                heads: heads, headDim: headDim, inverse: false, out: t)
+        return [t]
+      }
     }
   }
 
@@ -243,7 +260,8 @@ extension BackendSelfTest {
   func attention() {
     let configs: [(DType, Int, Int, Int, Int)] = [
       (.f32, 2, 82, 4, 64), (.f32, 2, 33, 3, 32), (.bf16, 2, 200, 2, 64), (.bf16, 3, 82, 8, 64),
-      (.f32, 1, 1024, 2, 64), (.f32, 1, 1, 1, 64), (.bf16, 2, 130, 2, 32),
+      (.f32, 1, 1024, 2, 64), (.f32, 3, 1, 4, 64), (.bf16, 2, 130, 2, 32), (.bf16, 1, 1024, 2, 64),
+      (.bf16, 2, 64, 2, 64), (.bf16, 3, 1, 4, 32),
     ]
     for (dtype, batch, seq, heads, headDim) in configs {
       let variant = "\(dtype) B\(batch) T\(seq) H\(heads) Dh\(headDim)"
@@ -281,9 +299,8 @@ extension BackendSelfTest {
   // MARK: - SwiGLU
 
   func swiglu() {
-    let (rows, inner) = (100, 96)
-    let gu = normal(rows * 2 * inner, 2), gout = normal(rows * inner)
-    for dtype in [DType.f32, .bf16] {
+    for (dtype, rows, inner) in [(DType.f32, 100, 96), (.bf16, 100, 96), (.bf16, 30, 36)] {
+      let gu = normal(rows * 2 * inner, 2), gout = normal(rows * inner)
       check("swigluForward", "\(dtype) [\(rows),\(2 * inner)]") { be in
         let out = S.poisoned([rows, inner], dtype, on: be)
         be.swigluForward(S.make(gu, [rows, 2 * inner], dtype, on: be), out: out)

@@ -299,3 +299,370 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS) attention_backward_q_3
     void* gqkv, int gqdt, int seq, int heads, float scale) {
   attention_backward_q_impl<32>(qkv, dt, lse, delta, gout, gdt, gqkv, gqdt, seq, heads, scale);
 }
+
+// ===========================================================================================
+// Tensor-core path for bf16 inputs: mma.sync m16n8k16 (bf16 x bf16 -> f32), FlashAttention-2
+// structure. A block is 4 warps; each warp owns 16 rows (queries in the forward and dQ
+// kernels, keys in the dK/dV kernel) whose operands stay in registers, while 64-row tiles of
+// the other side stream through shared memory (row-major, plus a transposed copy where the
+// fragment layout needs pairs along the other axis). Rows are padded by 8 bf16 so the
+// 32-bit fragment loads of a warp hit 32 different banks. Scores, softmax statistics and
+// accumulators are f32; P and dS are rounded to bf16 for the second product (as FA2 does).
+// Needs 16-byte aligned qkv (and gradOut) rows: the Swift side checks and otherwise uses the
+// kernels above.
+// ===========================================================================================
+
+#define TC_ROWS 64   // rows per block: 4 warps x 16
+#define TC_TILE 64   // rows per shared-memory tile
+#define TC_PAD 8     // bf16 padding per shared row
+#define TC_THREADS 128
+
+/// c[0..3] += A (16x16, 4 regs of bf16 pairs) * B (16x8, 2 regs), f32 accumulation.
+__device__ __forceinline__ void mma_16816(float* c, const unsigned int* a, unsigned int b0, unsigned int b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/// Two floats -> one register of bf16 (lo in the low half), round to nearest even.
+__device__ __forceinline__ unsigned int pack_bf16x2(float lo, float hi) {
+  unsigned int r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+__device__ __forceinline__ unsigned int ld_pair(const bf16_t* p) { return *(const unsigned int*)p; }
+
+/// Loads 16 rows (r0 = row of lane group g, r1 = r0 + 8) x DH columns of a row-major bf16
+/// matrix as mma A fragments: frag[kc] covers columns kc*16 .. kc*16+15. Rows >= limit read 0.
+template <int DH>
+__device__ __forceinline__ void load_a_rows(unsigned int (*frag)[4], const bf16_t* base, i64 stride, int r0, int limit,
+                                            int t) {
+  const int r1 = r0 + 8;
+#pragma unroll
+  for (int kc = 0; kc < DH / 16; kc++) {
+    const int c = kc * 16 + 2 * t;
+    frag[kc][0] = r0 < limit ? ld_pair(base + (i64)r0 * stride + c) : 0u;
+    frag[kc][1] = r1 < limit ? ld_pair(base + (i64)r1 * stride + c) : 0u;
+    frag[kc][2] = r0 < limit ? ld_pair(base + (i64)r0 * stride + c + 8) : 0u;
+    frag[kc][3] = r1 < limit ? ld_pair(base + (i64)r1 * stride + c + 8) : 0u;
+  }
+}
+
+/// Copies a TC_TILE x DH bf16 tile (rows row0.. of a row-major matrix with `stride`, rows >=
+/// limit zero) into shared memory: `rowMajor` [row][col] and/or `transposed` [col][row].
+template <int DH>
+__device__ __forceinline__ void load_tile(bf16_t (*rowMajor)[DH + TC_PAD], bf16_t (*transposed)[TC_TILE + TC_PAD],
+                                          const bf16_t* base, i64 stride, int row0, int limit) {
+  for (int e = threadIdx.x; e < TC_TILE * (DH / 8); e += TC_THREADS) {
+    const int j = e / (DH / 8), c8 = (e - j * (DH / 8)) * 8;
+    const int row = row0 + j;
+    vec16 v = {0u, 0u, 0u, 0u};
+    if (row < limit) v = *(const vec16*)(base + (i64)row * stride + c8);
+    if (rowMajor) *(vec16*)&rowMajor[j][c8] = v;
+    if (transposed) {
+      const bf16_t* pv = (const bf16_t*)&v;
+#pragma unroll
+      for (int i = 0; i < 8; i++) transposed[c8 + i][j] = pv[i];
+    }
+  }
+}
+
+/// Writes a warp's 16 x DH f32 accumulator (C fragments per 8-column tile) scaled by `mul`.
+template <int DH>
+__device__ __forceinline__ void store_c_rows(void* dst, int dt, i64 base, i64 stride, const float (*acc)[4], int r0,
+                                             int limit, int t, float mul0, float mul1) {
+  const int r1 = r0 + 8;
+#pragma unroll
+  for (int dn = 0; dn < DH / 8; dn++) {
+    const int c = dn * 8 + 2 * t;
+    if (r0 < limit) {
+      store_f(dst, dt, base + (i64)r0 * stride + c, acc[dn][0] * mul0);
+      store_f(dst, dt, base + (i64)r0 * stride + c + 1, acc[dn][1] * mul0);
+    }
+    if (r1 < limit) {
+      store_f(dst, dt, base + (i64)r1 * stride + c, acc[dn][2] * mul1);
+      store_f(dst, dt, base + (i64)r1 * stride + c + 1, acc[dn][3] * mul1);
+    }
+  }
+}
+
+template <int DH>
+__device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restrict__ qkv, void* out, int odt,
+                                                          float* lse, int seq, int heads, float scale) {
+  constexpr int NT = TC_TILE / 8;
+  __shared__ alignas(16) bf16_t ks[TC_TILE][DH + TC_PAD];
+  __shared__ alignas(16) bf16_t vts[DH][TC_TILE + TC_PAD];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+  const i64 stride = 3LL * heads * DH;
+  const bf16_t* base = qkv + (i64)b * seq * stride;
+  const int r0 = blockIdx.x * TC_ROWS + warp * 16 + g;
+  const bool warpActive = blockIdx.x * TC_ROWS + warp * 16 < seq;   // warp-uniform
+
+  unsigned int qa[DH / 16][4];
+  load_a_rows<DH>(qa, base + (i64)h * DH, stride, r0, seq, t);
+  float o[DH / 8][4];
+#pragma unroll
+  for (int dn = 0; dn < DH / 8; dn++) { o[dn][0] = 0.0f; o[dn][1] = 0.0f; o[dn][2] = 0.0f; o[dn][3] = 0.0f; }
+  float m0 = -HRM_INF, m1 = -HRM_INF, l0 = 0.0f, l1 = 0.0f;
+
+  for (int k0 = 0; k0 < seq; k0 += TC_TILE) {
+    __syncthreads();
+    load_tile<DH>(ks, nullptr, base + (i64)(heads + h) * DH, stride, k0, seq);
+    load_tile<DH>(nullptr, vts, base + (i64)(2 * heads + h) * DH, stride, k0, seq);
+    __syncthreads();
+    if (!warpActive) continue;
+    const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key tiles holding a real key
+
+    float s[NT][4];
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) {
+      s[nt][0] = 0.0f; s[nt][1] = 0.0f; s[nt][2] = 0.0f; s[nt][3] = 0.0f;
+      if (nt >= ntValid) continue;
+#pragma unroll
+      for (int kc = 0; kc < DH / 16; kc++) {
+        mma_16816(s[nt], qa[kc], ld_pair(&ks[nt * 8 + g][kc * 16 + 2 * t]), ld_pair(&ks[nt * 8 + g][kc * 16 + 8 + 2 * t]));
+      }
+    }
+    float mx0 = m0, mx1 = m1;
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int key = k0 + nt * 8 + 2 * t + (e & 1);
+        const float v = key < seq ? s[nt][e] * scale : -HRM_INF;
+        s[nt][e] = v;
+        if (e < 2) mx0 = fmaxf(mx0, v); else mx1 = fmaxf(mx1, v);
+      }
+    }
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    const float c0 = expf(m0 - mx0), c1 = expf(m1 - mx1);
+    l0 *= c0;
+    l1 *= c1;
+#pragma unroll
+    for (int dn = 0; dn < DH / 8; dn++) { o[dn][0] *= c0; o[dn][1] *= c0; o[dn][2] *= c1; o[dn][3] *= c1; }
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) {
+      s[nt][0] = expf(s[nt][0] - mx0);
+      s[nt][1] = expf(s[nt][1] - mx0);
+      s[nt][2] = expf(s[nt][2] - mx1);
+      s[nt][3] = expf(s[nt][3] - mx1);
+      l0 += s[nt][0] + s[nt][1];
+      l1 += s[nt][2] + s[nt][3];
+    }
+    m0 = mx0;
+    m1 = mx1;
+#pragma unroll
+    for (int j = 0; j < NT / 2; j++) {
+      if (2 * j >= ntValid) continue;   // every key of this chunk is padding: P = 0
+      const unsigned int pa[4] = {pack_bf16x2(s[2 * j][0], s[2 * j][1]), pack_bf16x2(s[2 * j][2], s[2 * j][3]),
+                                  pack_bf16x2(s[2 * j + 1][0], s[2 * j + 1][1]), pack_bf16x2(s[2 * j + 1][2], s[2 * j + 1][3])};
+#pragma unroll
+      for (int dn = 0; dn < DH / 8; dn++) {
+        mma_16816(o[dn], pa, ld_pair(&vts[dn * 8 + g][j * 16 + 2 * t]), ld_pair(&vts[dn * 8 + g][j * 16 + 8 + 2 * t]));
+      }
+    }
+  }
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+  const i64 ostride = (i64)heads * DH;
+  store_c_rows<DH>(out, odt, (i64)b * seq * ostride + (i64)h * DH, ostride, o, r0, seq, t, 1.0f / l0, 1.0f / l1);
+  if (t == 0) {
+    const i64 lbase = ((i64)b * heads + h) * seq;
+    if (r0 < seq) lse[lbase + r0] = m0 + logf(l0);
+    if (r0 + 8 < seq) lse[lbase + r0 + 8] = m1 + logf(l1);
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(TC_THREADS) attention_forward_tc_64(
+    const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_tc_impl<64>(qkv, out, odt, lse, seq, heads, scale);
+}
+
+extern "C" __global__ void __launch_bounds__(TC_THREADS) attention_forward_tc_32(
+    const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_tc_impl<32>(qkv, out, odt, lse, seq, heads, scale);
+}
+
+/// dK, dV: each warp owns 16 keys (K, V rows as A fragments); query tiles stream through
+/// shared memory. S^T = K Q^T, dP^T = V dO^T, P^T = exp(scale S^T - lse), dS^T = P^T (dP^T - delta),
+/// dV += P^T dO, dK += scale dS^T Q.
+template <int DH>
+__device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __restrict__ qkv, const float* lse,
+                                                              const float* delta, const bf16_t* __restrict__ gout,
+                                                              void* gqkv, int gqdt, int seq, int heads, float scale) {
+  constexpr int NT = TC_TILE / 8;
+  __shared__ alignas(16) bf16_t qs[TC_TILE][DH + TC_PAD];
+  __shared__ alignas(16) bf16_t qts[DH][TC_TILE + TC_PAD];
+  __shared__ alignas(16) bf16_t dos[TC_TILE][DH + TC_PAD];
+  __shared__ alignas(16) bf16_t dots[DH][TC_TILE + TC_PAD];
+  __shared__ float lses[TC_TILE], dels[TC_TILE];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+  const i64 stride = 3LL * heads * DH, ostride = (i64)heads * DH;
+  const bf16_t* base = qkv + (i64)b * seq * stride;
+  const bf16_t* gbase = gout + (i64)b * seq * ostride + (i64)h * DH;
+  const float* lrow = lse + (i64)bh * seq;
+  const float* drow = delta + (i64)bh * seq;
+  const int r0 = blockIdx.x * TC_ROWS + warp * 16 + g;
+  const bool warpActive = blockIdx.x * TC_ROWS + warp * 16 < seq;   // warp-uniform
+
+  unsigned int ka[DH / 16][4], va[DH / 16][4];
+  load_a_rows<DH>(ka, base + (i64)(heads + h) * DH, stride, r0, seq, t);
+  load_a_rows<DH>(va, base + (i64)(2 * heads + h) * DH, stride, r0, seq, t);
+  float dk[DH / 8][4], dv[DH / 8][4];
+#pragma unroll
+  for (int dn = 0; dn < DH / 8; dn++) {
+#pragma unroll
+    for (int e = 0; e < 4; e++) { dk[dn][e] = 0.0f; dv[dn][e] = 0.0f; }
+  }
+
+  for (int q0 = 0; q0 < seq; q0 += TC_TILE) {
+    __syncthreads();
+    load_tile<DH>(qs, qts, base + (i64)h * DH, stride, q0, seq);
+    load_tile<DH>(dos, dots, gbase, ostride, q0, seq);
+    if (threadIdx.x < TC_TILE) {
+      const int q = q0 + threadIdx.x;
+      lses[threadIdx.x] = q < seq ? lrow[q] : HRM_INF;
+      dels[threadIdx.x] = q < seq ? drow[q] : 0.0f;
+    }
+    __syncthreads();
+    if (!warpActive) continue;
+    const int ntValid = min(NT, (seq - q0 + 7) / 8);   // 8-query tiles holding a real query
+
+    float st[NT][4], dpt[NT][4];
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+      for (int e = 0; e < 4; e++) { st[nt][e] = 0.0f; dpt[nt][e] = 0.0f; }
+      if (nt >= ntValid) continue;
+#pragma unroll
+      for (int kc = 0; kc < DH / 16; kc++) {
+        mma_16816(st[nt], ka[kc], ld_pair(&qs[nt * 8 + g][kc * 16 + 2 * t]), ld_pair(&qs[nt * 8 + g][kc * 16 + 8 + 2 * t]));
+        mma_16816(dpt[nt], va[kc], ld_pair(&dos[nt * 8 + g][kc * 16 + 2 * t]), ld_pair(&dos[nt * 8 + g][kc * 16 + 8 + 2 * t]));
+      }
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int qc = nt * 8 + 2 * t + (e & 1);
+        const float p = expf(st[nt][e] * scale - lses[qc]);
+        dpt[nt][e] = p * (dpt[nt][e] - dels[qc]);
+        st[nt][e] = p;
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < NT / 2; j++) {
+      if (2 * j >= ntValid) continue;   // every query of this chunk is padding: P = dS = 0
+      const unsigned int pa[4] = {pack_bf16x2(st[2 * j][0], st[2 * j][1]), pack_bf16x2(st[2 * j][2], st[2 * j][3]),
+                                  pack_bf16x2(st[2 * j + 1][0], st[2 * j + 1][1]), pack_bf16x2(st[2 * j + 1][2], st[2 * j + 1][3])};
+      const unsigned int da[4] = {pack_bf16x2(dpt[2 * j][0], dpt[2 * j][1]), pack_bf16x2(dpt[2 * j][2], dpt[2 * j][3]),
+                                  pack_bf16x2(dpt[2 * j + 1][0], dpt[2 * j + 1][1]), pack_bf16x2(dpt[2 * j + 1][2], dpt[2 * j + 1][3])};
+#pragma unroll
+      for (int dn = 0; dn < DH / 8; dn++) {
+        mma_16816(dv[dn], pa, ld_pair(&dots[dn * 8 + g][j * 16 + 2 * t]), ld_pair(&dots[dn * 8 + g][j * 16 + 8 + 2 * t]));
+        mma_16816(dk[dn], da, ld_pair(&qts[dn * 8 + g][j * 16 + 2 * t]), ld_pair(&qts[dn * 8 + g][j * 16 + 8 + 2 * t]));
+      }
+    }
+  }
+  const i64 obase = (i64)b * seq * stride;
+  store_c_rows<DH>(gqkv, gqdt, obase + (i64)(heads + h) * DH, stride, dk, r0, seq, t, scale, scale);
+  store_c_rows<DH>(gqkv, gqdt, obase + (i64)(2 * heads + h) * DH, stride, dv, r0, seq, t, 1.0f, 1.0f);
+}
+
+extern "C" __global__ void __launch_bounds__(TC_THREADS) attention_backward_kv_tc_64(
+    const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt, int seq,
+    int heads, float scale) {
+  attention_backward_kv_tc_impl<64>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);
+}
+
+extern "C" __global__ void __launch_bounds__(TC_THREADS) attention_backward_kv_tc_32(
+    const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt, int seq,
+    int heads, float scale) {
+  attention_backward_kv_tc_impl<32>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);
+}
+
+/// dQ: each warp owns 16 queries (Q, dO rows as A fragments); key tiles stream through shared
+/// memory. S = Q K^T, dP = dO V^T, dS = P (dP - delta), dQ += scale dS K.
+template <int DH>
+__device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __restrict__ qkv, const float* lse,
+                                                             const float* delta, const bf16_t* __restrict__ gout,
+                                                             void* gqkv, int gqdt, int seq, int heads, float scale) {
+  constexpr int NT = TC_TILE / 8;
+  __shared__ alignas(16) bf16_t ks[TC_TILE][DH + TC_PAD];
+  __shared__ alignas(16) bf16_t kts[DH][TC_TILE + TC_PAD];
+  __shared__ alignas(16) bf16_t vs[TC_TILE][DH + TC_PAD];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+  const i64 stride = 3LL * heads * DH, ostride = (i64)heads * DH;
+  const bf16_t* base = qkv + (i64)b * seq * stride;
+  const int r0 = blockIdx.x * TC_ROWS + warp * 16 + g, r1 = r0 + 8;
+  const bool warpActive = blockIdx.x * TC_ROWS + warp * 16 < seq;   // warp-uniform
+
+  unsigned int qa[DH / 16][4], doa[DH / 16][4];
+  load_a_rows<DH>(qa, base + (i64)h * DH, stride, r0, seq, t);
+  load_a_rows<DH>(doa, gout + (i64)b * seq * ostride + (i64)h * DH, ostride, r0, seq, t);
+  const float* lrow = lse + (i64)bh * seq;
+  const float* drow = delta + (i64)bh * seq;
+  const float lse0 = r0 < seq ? lrow[r0] : 0.0f, lse1 = r1 < seq ? lrow[r1] : 0.0f;
+  const float del0 = r0 < seq ? drow[r0] : 0.0f, del1 = r1 < seq ? drow[r1] : 0.0f;
+  float dq[DH / 8][4];
+#pragma unroll
+  for (int dn = 0; dn < DH / 8; dn++) { dq[dn][0] = 0.0f; dq[dn][1] = 0.0f; dq[dn][2] = 0.0f; dq[dn][3] = 0.0f; }
+
+  for (int k0 = 0; k0 < seq; k0 += TC_TILE) {
+    __syncthreads();
+    load_tile<DH>(ks, kts, base + (i64)(heads + h) * DH, stride, k0, seq);
+    load_tile<DH>(vs, nullptr, base + (i64)(2 * heads + h) * DH, stride, k0, seq);
+    __syncthreads();
+    if (!warpActive) continue;
+    const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key tiles holding a real key
+
+    float s[NT][4], dp[NT][4];
+#pragma unroll
+    for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+      for (int e = 0; e < 4; e++) { s[nt][e] = 0.0f; dp[nt][e] = 0.0f; }
+      if (nt >= ntValid) continue;
+#pragma unroll
+      for (int kc = 0; kc < DH / 16; kc++) {
+        mma_16816(s[nt], qa[kc], ld_pair(&ks[nt * 8 + g][kc * 16 + 2 * t]), ld_pair(&ks[nt * 8 + g][kc * 16 + 8 + 2 * t]));
+        mma_16816(dp[nt], doa[kc], ld_pair(&vs[nt * 8 + g][kc * 16 + 2 * t]), ld_pair(&vs[nt * 8 + g][kc * 16 + 8 + 2 * t]));
+      }
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int key = k0 + nt * 8 + 2 * t + (e & 1);
+        const float p = key < seq ? expf(s[nt][e] * scale - (e < 2 ? lse0 : lse1)) : 0.0f;
+        s[nt][e] = p * (dp[nt][e] - (e < 2 ? del0 : del1));
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < NT / 2; j++) {
+      if (2 * j >= ntValid) continue;   // every key of this chunk is padding: dS = 0
+      const unsigned int da[4] = {pack_bf16x2(s[2 * j][0], s[2 * j][1]), pack_bf16x2(s[2 * j][2], s[2 * j][3]),
+                                  pack_bf16x2(s[2 * j + 1][0], s[2 * j + 1][1]), pack_bf16x2(s[2 * j + 1][2], s[2 * j + 1][3])};
+#pragma unroll
+      for (int dn = 0; dn < DH / 8; dn++) {
+        mma_16816(dq[dn], da, ld_pair(&kts[dn * 8 + g][j * 16 + 2 * t]), ld_pair(&kts[dn * 8 + g][j * 16 + 8 + 2 * t]));
+      }
+    }
+  }
+  store_c_rows<DH>(gqkv, gqdt, (i64)b * seq * stride + (i64)h * DH, stride, dq, r0, seq, t, scale, scale);
+}
+
+extern "C" __global__ void __launch_bounds__(TC_THREADS) attention_backward_q_tc_64(
+    const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt, int seq,
+    int heads, float scale) {
+  attention_backward_q_tc_impl<64>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);
+}
+
+extern "C" __global__ void __launch_bounds__(TC_THREADS) attention_backward_q_tc_32(
+    const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt, int seq,
+    int heads, float scale) {
+  attention_backward_q_tc_impl<32>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);
+}

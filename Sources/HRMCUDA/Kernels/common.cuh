@@ -107,3 +107,25 @@ __device__ __forceinline__ float sigmoid_f(float x) {
 
 #define HRM_INF __int_as_float(0x7f800000)
 #define HRM_NAN __int_as_float(0x7fc00000)
+
+/// 16 bytes (8 bf16 or 4 f32) for vectorised global and shared memory access.
+struct alignas(16) vec16 { unsigned int x, y, z, w; };
+
+/// The 8 bf16 values of a vec16 as floats.
+__device__ __forceinline__ void unpack_bf16x8(const vec16& v, float* f) {
+  const unsigned int w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    f[2 * i] = bf16_to_f32((bf16_t)(w[i] & 0xffffu));
+    f[2 * i + 1] = bf16_to_f32((bf16_t)(w[i] >> 16));
+  }
+}
+
+/// 8 floats rounded to bf16 (same rounding as f32_to_bf16) in a vec16.
+__device__ __forceinline__ vec16 pack_bf16x8(const float* f) {
+  unsigned int w[4];
+#pragma unroll
+  for (int i = 0; i < 4; i++) w[i] = (unsigned int)f32_to_bf16(f[2 * i]) | ((unsigned int)f32_to_bf16(f[2 * i + 1]) << 16);
+  vec16 v = {w[0], w[1], w[2], w[3]};
+  return v;
+}
