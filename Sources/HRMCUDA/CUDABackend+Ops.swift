@@ -247,6 +247,10 @@ extension CUDABackend {
     return tensors.allSatisfy { $0.dtype == .bf16 && $0.devicePointer % 16 == 0 }
   }
 
+  /// Warps per block of the tensor-core kernels: 8 (128 rows, one block per head) for
+  /// 64 < T <= 128, so short sequences load each K/V tile once; 4 otherwise.
+  func tensorCoreWarps(_ seq: Int) -> Int { seq > 64 && seq <= 128 ? 8 : 4 }
+
   public func attentionForward(qkv: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int,
                                heads: Int, headDim: Int, scale: Float) {
     own(qkv, out, lse)
@@ -255,8 +259,9 @@ extension CUDABackend {
     guard batch * seq * heads > 0 else { return }
     let v = attentionVariant(headDim)
     if attentionUsesTensorCores(qkv) {
-      launch("attention.cu", "attention_forward_tc_\(v)", grid: ((seq + 63) / 64, batch * heads, 1), block: (128, 1, 1),
-             [p(qkv), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
+      let w = tensorCoreWarps(seq)
+      launch("attention.cu", "attention_forward_tc_\(v)_w\(w)", grid: ((seq + 16 * w - 1) / (16 * w), batch * heads, 1),
+             block: (32 * w, 1, 1), [p(qkv), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
       return
     }
     launch("attention.cu", "attention_forward_\(v)", grid: ((seq + 63) / 64, batch * heads, 1), block: (64, 1, 1),
@@ -277,8 +282,10 @@ extension CUDABackend {
     if attentionUsesTensorCores(qkv, gradOut) {
       let args: [KernelArg] = [p(qkv), p(lse), .ptr(delta.address), p(gradOut), p(gradQKV), d(gradQKV),
                                n32(seq), n32(heads), .f32(scale)]
-      launch("attention.cu", "attention_backward_kv_tc_\(v)", grid: grid, block: (128, 1, 1), args)
-      launch("attention.cu", "attention_backward_q_tc_\(v)", grid: grid, block: (128, 1, 1), args)
+      let w = tensorCoreWarps(seq)
+      let tcGrid = ((seq + 16 * w - 1) / (16 * w), batch * heads, 1)
+      launch("attention.cu", "attention_backward_kv_tc_\(v)_w\(w)", grid: tcGrid, block: (32 * w, 1, 1), args)
+      launch("attention.cu", "attention_backward_q_tc_\(v)_w\(w)", grid: tcGrid, block: (32 * w, 1, 1), args)
       return
     }
     let args: [KernelArg] = [p(qkv), d(qkv), p(lse), .ptr(delta.address), p(gradOut), d(gradOut), p(gradQKV), d(gradQKV),

@@ -126,6 +126,28 @@ public enum BackendBench {
     ms = time(be) { be.addScaled(x, alpha: 1, y, beta: 1, out: y) }
     emit("addScaled bf16 [\(rows),\(d)]", ms, rate(bytes: Double(rows * d * 6), ms: ms))
 
+    // Input embedding and the LM loss head (Sudoku: V = 11, S = 81 labelled positions).
+    let vocab = 11
+    let table = t([vocab, d], .f32, 0.04)
+    let ids = Tensor(ints: (0..<rows).map { Int32($0 % vocab) }, shape: [rows], on: be)
+    ms = time(be) { be.embeddingForward(table: table, ids: ids, out: y) }
+    emit("embeddingForward f32 -> bf16 [\(rows),\(d)]", ms, rate(bytes: Double(rows * d * 2), ms: ms))
+    let gtable = Tensor.zeros([vocab, d], .f32, on: be)
+    ms = time(be) { be.embeddingBackward(gradOut: gy, ids: ids, gradTable: gtable) }
+    emit("embeddingBackward bf16 -> f32 [\(vocab),\(d)]", ms, rate(bytes: Double(rows * d * 2), ms: ms))
+    let lmRows = batch * (seq - 1)
+    let logits = t([lmRows, vocab], .bf16, 3)
+    let labels = Tensor(ints: (0..<lmRows).map { Int32(($0 * 7) % vocab) }, shape: [lmRows], on: be)
+    let losses = Tensor.empty([lmRows], .f32, on: be)
+    ms = time(be) { be.crossEntropyForward(kind: .stablemax, logits: logits, labels: labels, losses: losses) }
+    emit("crossEntropyForward stablemax [\(lmRows),\(vocab)]", ms, rate(bytes: Double(lmRows * (vocab * 2 + 8)), ms: ms))
+    let weights = Tensor.full([lmRows], 1.0 / 81, .f32, on: be), gscale = Tensor.full([1], 1, .f32, on: be)
+    let glogits = Tensor.empty([lmRows, vocab], .bf16, on: be)
+    ms = time(be) {
+      be.crossEntropyBackward(kind: .stablemax, logits: logits, labels: labels, weights: weights, gradScale: gscale, gradLogits: glogits)
+    }
+    emit("crossEntropyBackward stablemax [\(lmRows),\(vocab)]", ms, rate(bytes: Double(lmRows * (vocab * 4 + 12)), ms: ms))
+
     let n = 27_000_000  // about HRM's parameter count
     let p = t([n], .f32, 0.05), g = t([n], .f32, 0.01), m1 = t([n], .f32, 0.001)
     let v1 = Tensor.full([n], 1e-5, .f32, on: be)

@@ -261,7 +261,7 @@ extension BackendSelfTest {
     let configs: [(DType, Int, Int, Int, Int)] = [
       (.f32, 2, 82, 4, 64), (.f32, 2, 33, 3, 32), (.bf16, 2, 200, 2, 64), (.bf16, 3, 82, 8, 64),
       (.f32, 1, 1024, 2, 64), (.f32, 3, 1, 4, 64), (.bf16, 2, 130, 2, 32), (.bf16, 1, 1024, 2, 64),
-      (.bf16, 2, 64, 2, 64), (.bf16, 3, 1, 4, 32),
+      (.bf16, 2, 64, 2, 64), (.bf16, 3, 1, 4, 32), (.bf16, 2, 100, 3, 32),
     ]
     for (dtype, batch, seq, heads, headDim) in configs {
       let variant = "\(dtype) B\(batch) T\(seq) H\(heads) Dh\(headDim)"

@@ -302,20 +302,19 @@ extern "C" __global__ void __launch_bounds__(ATT_THREADS) attention_backward_q_3
 
 // ===========================================================================================
 // Tensor-core path for bf16 inputs: mma.sync m16n8k16 (bf16 x bf16 -> f32), FlashAttention-2
-// structure. A block is 4 warps; each warp owns 16 rows (queries in the forward and dQ
-// kernels, keys in the dK/dV kernel) whose operands stay in registers, while 64-row tiles of
-// the other side stream through shared memory (row-major, plus a transposed copy where the
-// fragment layout needs pairs along the other axis). Rows are padded by 8 bf16 so the
-// 32-bit fragment loads of a warp hit 32 different banks. Scores, softmax statistics and
-// accumulators are f32; P and dS are rounded to bf16 for the second product (as FA2 does).
-// Needs 16-byte aligned qkv (and gradOut) rows: the Swift side checks and otherwise uses the
-// kernels above.
+// structure. A block is WARPS warps (4, or 8 for short sequences so one block covers a whole
+// head); each warp owns 16 rows (queries in the forward and dQ kernels, keys in the dK/dV
+// kernel) whose operands stay in registers, while 64-row tiles of the other side stream
+// through shared memory, row-major with rows padded by 8 bf16 (conflict-free fragment loads).
+// Operands needed along the other axis come out of the same tiles through ldmatrix.trans.
+// Scores, softmax statistics and accumulators are f32; P and dS are rounded to bf16 for the
+// second product (as FA2 does). Warps whose 16 rows are all padding skip the arithmetic, and
+// 8-row slices of a tile that hold only padding are skipped. Needs 16-byte aligned qkv (and
+// gradOut) rows: the Swift side checks and otherwise uses the kernels above.
 // ===========================================================================================
 
-#define TC_ROWS 64   // rows per block: 4 warps x 16
 #define TC_TILE 64   // rows per shared-memory tile
 #define TC_PAD 8     // bf16 padding per shared row
-#define TC_THREADS 128
 
 /// c[0..3] += A (16x16, 4 regs of bf16 pairs) * B (16x8, 2 regs), f32 accumulation.
 __device__ __forceinline__ void mma_16816(float* c, const unsigned int* a, unsigned int b0, unsigned int b1) {
@@ -334,6 +333,24 @@ __device__ __forceinline__ unsigned int pack_bf16x2(float lo, float hi) {
 
 __device__ __forceinline__ unsigned int ld_pair(const bf16_t* p) { return *(const unsigned int*)p; }
 
+__device__ __forceinline__ unsigned int shared_address(const void* p) {
+  unsigned int a;
+  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }\n" : "=r"(a) : "l"(p));
+  return a;
+}
+
+/// B fragments with k along the rows of a row-major [k][n] shared tile (leading dimension
+/// ld): rows k0..k0+15, columns n0..n0+15, via ldmatrix.trans. b[0], b[1] feed the mma for
+/// columns n0..n0+7, b[2], b[3] the one for n0+8..n0+15.
+__device__ __forceinline__ void ldmatrix_b_trans(unsigned int* b, const bf16_t* tile, int ld, int k0, int n0, int lane) {
+  const int m = lane >> 3, r = lane & 7;
+  const bf16_t* p = tile + (k0 + r + ((m & 1) ? 8 : 0)) * ld + n0 + ((m & 2) ? 8 : 0);
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3])
+               : "r"(shared_address(p))
+               : "memory");
+}
+
 /// Loads 16 rows (r0 = row of lane group g, r1 = r0 + 8) x DH columns of a row-major bf16
 /// matrix as mma A fragments: frag[kc] covers columns kc*16 .. kc*16+15. Rows >= limit read 0.
 template <int DH>
@@ -350,26 +367,22 @@ __device__ __forceinline__ void load_a_rows(unsigned int (*frag)[4], const bf16_
   }
 }
 
-/// Copies a TC_TILE x DH bf16 tile (rows row0.. of a row-major matrix with `stride`, rows >=
-/// limit zero) into shared memory: `rowMajor` [row][col] and/or `transposed` [col][row].
+/// Copies a TC_TILE x DH bf16 tile (rows row0.. of a row-major matrix with `stride`; rows >=
+/// limit become zero) into shared memory, 16 bytes per access.
 template <int DH>
-__device__ __forceinline__ void load_tile(bf16_t (*rowMajor)[DH + TC_PAD], bf16_t (*transposed)[TC_TILE + TC_PAD],
-                                          const bf16_t* base, i64 stride, int row0, int limit) {
-  for (int e = threadIdx.x; e < TC_TILE * (DH / 8); e += TC_THREADS) {
+__device__ __forceinline__ void load_tile(bf16_t (*tile)[DH + TC_PAD], const bf16_t* base, i64 stride, int row0,
+                                          int limit) {
+  for (int e = threadIdx.x; e < TC_TILE * (DH / 8); e += blockDim.x) {
     const int j = e / (DH / 8), c8 = (e - j * (DH / 8)) * 8;
     const int row = row0 + j;
     vec16 v = {0u, 0u, 0u, 0u};
     if (row < limit) v = *(const vec16*)(base + (i64)row * stride + c8);
-    if (rowMajor) *(vec16*)&rowMajor[j][c8] = v;
-    if (transposed) {
-      const bf16_t* pv = (const bf16_t*)&v;
-#pragma unroll
-      for (int i = 0; i < 8; i++) transposed[c8 + i][j] = pv[i];
-    }
+    *(vec16*)&tile[j][c8] = v;
   }
 }
 
-/// Writes a warp's 16 x DH f32 accumulator (C fragments per 8-column tile) scaled by `mul`.
+/// Writes a warp's 16 x DH f32 accumulator (C fragments per 8-column tile) times mul0 (row
+/// r0) / mul1 (row r0 + 8).
 template <int DH>
 __device__ __forceinline__ void store_c_rows(void* dst, int dt, i64 base, i64 stride, const float (*acc)[4], int r0,
                                              int limit, int t, float mul0, float mul1) {
@@ -388,18 +401,19 @@ __device__ __forceinline__ void store_c_rows(void* dst, int dt, i64 base, i64 st
   }
 }
 
-template <int DH>
+/// Forward: O = softmax(scale Q K^T) V per head, online softmax over 64-key tiles.
+template <int DH, int WARPS>
 __device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restrict__ qkv, void* out, int odt,
                                                           float* lse, int seq, int heads, float scale) {
   constexpr int NT = TC_TILE / 8;
   __shared__ alignas(16) bf16_t ks[TC_TILE][DH + TC_PAD];
-  __shared__ alignas(16) bf16_t vts[DH][TC_TILE + TC_PAD];
+  __shared__ alignas(16) bf16_t vs[TC_TILE][DH + TC_PAD];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
   const i64 stride = 3LL * heads * DH;
   const bf16_t* base = qkv + (i64)b * seq * stride;
-  const int r0 = blockIdx.x * TC_ROWS + warp * 16 + g;
-  const bool warpActive = blockIdx.x * TC_ROWS + warp * 16 < seq;   // warp-uniform
+  const int r0 = blockIdx.x * (WARPS * 16) + warp * 16 + g;
+  const bool warpActive = blockIdx.x * (WARPS * 16) + warp * 16 < seq;   // warp-uniform
 
   unsigned int qa[DH / 16][4];
   load_a_rows<DH>(qa, base + (i64)h * DH, stride, r0, seq, t);
@@ -410,11 +424,11 @@ __device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restri
 
   for (int k0 = 0; k0 < seq; k0 += TC_TILE) {
     __syncthreads();
-    load_tile<DH>(ks, nullptr, base + (i64)(heads + h) * DH, stride, k0, seq);
-    load_tile<DH>(nullptr, vts, base + (i64)(2 * heads + h) * DH, stride, k0, seq);
+    load_tile<DH>(ks, base + (i64)(heads + h) * DH, stride, k0, seq);
+    load_tile<DH>(vs, base + (i64)(2 * heads + h) * DH, stride, k0, seq);
     __syncthreads();
     if (!warpActive) continue;
-    const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key tiles holding a real key
+    const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key slices holding a real key
 
     float s[NT][4];
 #pragma unroll
@@ -463,8 +477,11 @@ __device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restri
       const unsigned int pa[4] = {pack_bf16x2(s[2 * j][0], s[2 * j][1]), pack_bf16x2(s[2 * j][2], s[2 * j][3]),
                                   pack_bf16x2(s[2 * j + 1][0], s[2 * j + 1][1]), pack_bf16x2(s[2 * j + 1][2], s[2 * j + 1][3])};
 #pragma unroll
-      for (int dn = 0; dn < DH / 8; dn++) {
-        mma_16816(o[dn], pa, ld_pair(&vts[dn * 8 + g][j * 16 + 2 * t]), ld_pair(&vts[dn * 8 + g][j * 16 + 8 + 2 * t]));
+      for (int dn = 0; dn < DH / 8; dn += 2) {
+        unsigned int bv[4];
+        ldmatrix_b_trans(bv, &vs[0][0], DH + TC_PAD, j * 16, dn * 8, lane);
+        mma_16816(o[dn], pa, bv[0], bv[1]);
+        mma_16816(o[dn + 1], pa, bv[2], bv[3]);
       }
     }
   }
@@ -481,28 +498,16 @@ __device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restri
   }
 }
 
-extern "C" __global__ void __launch_bounds__(TC_THREADS) attention_forward_tc_64(
-    const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
-  attention_forward_tc_impl<64>(qkv, out, odt, lse, seq, heads, scale);
-}
-
-extern "C" __global__ void __launch_bounds__(TC_THREADS) attention_forward_tc_32(
-    const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
-  attention_forward_tc_impl<32>(qkv, out, odt, lse, seq, heads, scale);
-}
-
 /// dK, dV: each warp owns 16 keys (K, V rows as A fragments); query tiles stream through
 /// shared memory. S^T = K Q^T, dP^T = V dO^T, P^T = exp(scale S^T - lse), dS^T = P^T (dP^T - delta),
 /// dV += P^T dO, dK += scale dS^T Q.
-template <int DH>
+template <int DH, int WARPS>
 __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __restrict__ qkv, const float* lse,
                                                               const float* delta, const bf16_t* __restrict__ gout,
                                                               void* gqkv, int gqdt, int seq, int heads, float scale) {
   constexpr int NT = TC_TILE / 8;
   __shared__ alignas(16) bf16_t qs[TC_TILE][DH + TC_PAD];
-  __shared__ alignas(16) bf16_t qts[DH][TC_TILE + TC_PAD];
   __shared__ alignas(16) bf16_t dos[TC_TILE][DH + TC_PAD];
-  __shared__ alignas(16) bf16_t dots[DH][TC_TILE + TC_PAD];
   __shared__ float lses[TC_TILE], dels[TC_TILE];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
@@ -511,8 +516,8 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
   const bf16_t* gbase = gout + (i64)b * seq * ostride + (i64)h * DH;
   const float* lrow = lse + (i64)bh * seq;
   const float* drow = delta + (i64)bh * seq;
-  const int r0 = blockIdx.x * TC_ROWS + warp * 16 + g;
-  const bool warpActive = blockIdx.x * TC_ROWS + warp * 16 < seq;   // warp-uniform
+  const int r0 = blockIdx.x * (WARPS * 16) + warp * 16 + g;
+  const bool warpActive = blockIdx.x * (WARPS * 16) + warp * 16 < seq;   // warp-uniform
 
   unsigned int ka[DH / 16][4], va[DH / 16][4];
   load_a_rows<DH>(ka, base + (i64)(heads + h) * DH, stride, r0, seq, t);
@@ -526,8 +531,8 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
 
   for (int q0 = 0; q0 < seq; q0 += TC_TILE) {
     __syncthreads();
-    load_tile<DH>(qs, qts, base + (i64)h * DH, stride, q0, seq);
-    load_tile<DH>(dos, dots, gbase, ostride, q0, seq);
+    load_tile<DH>(qs, base + (i64)h * DH, stride, q0, seq);
+    load_tile<DH>(dos, gbase, ostride, q0, seq);
     if (threadIdx.x < TC_TILE) {
       const int q = q0 + threadIdx.x;
       lses[threadIdx.x] = q < seq ? lrow[q] : HRM_INF;
@@ -535,7 +540,7 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
     }
     __syncthreads();
     if (!warpActive) continue;
-    const int ntValid = min(NT, (seq - q0 + 7) / 8);   // 8-query tiles holding a real query
+    const int ntValid = min(NT, (seq - q0 + 7) / 8);   // 8-query slices holding a real query
 
     float st[NT][4], dpt[NT][4];
 #pragma unroll
@@ -564,9 +569,14 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
       const unsigned int da[4] = {pack_bf16x2(dpt[2 * j][0], dpt[2 * j][1]), pack_bf16x2(dpt[2 * j][2], dpt[2 * j][3]),
                                   pack_bf16x2(dpt[2 * j + 1][0], dpt[2 * j + 1][1]), pack_bf16x2(dpt[2 * j + 1][2], dpt[2 * j + 1][3])};
 #pragma unroll
-      for (int dn = 0; dn < DH / 8; dn++) {
-        mma_16816(dv[dn], pa, ld_pair(&dots[dn * 8 + g][j * 16 + 2 * t]), ld_pair(&dots[dn * 8 + g][j * 16 + 8 + 2 * t]));
-        mma_16816(dk[dn], da, ld_pair(&qts[dn * 8 + g][j * 16 + 2 * t]), ld_pair(&qts[dn * 8 + g][j * 16 + 8 + 2 * t]));
+      for (int dn = 0; dn < DH / 8; dn += 2) {
+        unsigned int bo[4], bq[4];
+        ldmatrix_b_trans(bo, &dos[0][0], DH + TC_PAD, j * 16, dn * 8, lane);
+        ldmatrix_b_trans(bq, &qs[0][0], DH + TC_PAD, j * 16, dn * 8, lane);
+        mma_16816(dv[dn], pa, bo[0], bo[1]);
+        mma_16816(dv[dn + 1], pa, bo[2], bo[3]);
+        mma_16816(dk[dn], da, bq[0], bq[1]);
+        mma_16816(dk[dn + 1], da, bq[2], bq[3]);
       }
     }
   }
@@ -575,34 +585,21 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
   store_c_rows<DH>(gqkv, gqdt, obase + (i64)(2 * heads + h) * DH, stride, dv, r0, seq, t, 1.0f, 1.0f);
 }
 
-extern "C" __global__ void __launch_bounds__(TC_THREADS) attention_backward_kv_tc_64(
-    const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt, int seq,
-    int heads, float scale) {
-  attention_backward_kv_tc_impl<64>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);
-}
-
-extern "C" __global__ void __launch_bounds__(TC_THREADS) attention_backward_kv_tc_32(
-    const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt, int seq,
-    int heads, float scale) {
-  attention_backward_kv_tc_impl<32>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);
-}
-
 /// dQ: each warp owns 16 queries (Q, dO rows as A fragments); key tiles stream through shared
 /// memory. S = Q K^T, dP = dO V^T, dS = P (dP - delta), dQ += scale dS K.
-template <int DH>
+template <int DH, int WARPS>
 __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __restrict__ qkv, const float* lse,
                                                              const float* delta, const bf16_t* __restrict__ gout,
                                                              void* gqkv, int gqdt, int seq, int heads, float scale) {
   constexpr int NT = TC_TILE / 8;
   __shared__ alignas(16) bf16_t ks[TC_TILE][DH + TC_PAD];
-  __shared__ alignas(16) bf16_t kts[DH][TC_TILE + TC_PAD];
   __shared__ alignas(16) bf16_t vs[TC_TILE][DH + TC_PAD];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
   const i64 stride = 3LL * heads * DH, ostride = (i64)heads * DH;
   const bf16_t* base = qkv + (i64)b * seq * stride;
-  const int r0 = blockIdx.x * TC_ROWS + warp * 16 + g, r1 = r0 + 8;
-  const bool warpActive = blockIdx.x * TC_ROWS + warp * 16 < seq;   // warp-uniform
+  const int r0 = blockIdx.x * (WARPS * 16) + warp * 16 + g, r1 = r0 + 8;
+  const bool warpActive = blockIdx.x * (WARPS * 16) + warp * 16 < seq;   // warp-uniform
 
   unsigned int qa[DH / 16][4], doa[DH / 16][4];
   load_a_rows<DH>(qa, base + (i64)h * DH, stride, r0, seq, t);
@@ -617,11 +614,11 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
 
   for (int k0 = 0; k0 < seq; k0 += TC_TILE) {
     __syncthreads();
-    load_tile<DH>(ks, kts, base + (i64)(heads + h) * DH, stride, k0, seq);
-    load_tile<DH>(vs, nullptr, base + (i64)(2 * heads + h) * DH, stride, k0, seq);
+    load_tile<DH>(ks, base + (i64)(heads + h) * DH, stride, k0, seq);
+    load_tile<DH>(vs, base + (i64)(2 * heads + h) * DH, stride, k0, seq);
     __syncthreads();
     if (!warpActive) continue;
-    const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key tiles holding a real key
+    const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key slices holding a real key
 
     float s[NT][4], dp[NT][4];
 #pragma unroll
@@ -647,22 +644,34 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
       const unsigned int da[4] = {pack_bf16x2(s[2 * j][0], s[2 * j][1]), pack_bf16x2(s[2 * j][2], s[2 * j][3]),
                                   pack_bf16x2(s[2 * j + 1][0], s[2 * j + 1][1]), pack_bf16x2(s[2 * j + 1][2], s[2 * j + 1][3])};
 #pragma unroll
-      for (int dn = 0; dn < DH / 8; dn++) {
-        mma_16816(dq[dn], da, ld_pair(&kts[dn * 8 + g][j * 16 + 2 * t]), ld_pair(&kts[dn * 8 + g][j * 16 + 8 + 2 * t]));
+      for (int dn = 0; dn < DH / 8; dn += 2) {
+        unsigned int bk[4];
+        ldmatrix_b_trans(bk, &ks[0][0], DH + TC_PAD, j * 16, dn * 8, lane);
+        mma_16816(dq[dn], da, bk[0], bk[1]);
+        mma_16816(dq[dn + 1], da, bk[2], bk[3]);
       }
     }
   }
   store_c_rows<DH>(gqkv, gqdt, (i64)b * seq * stride + (i64)h * DH, stride, dq, r0, seq, t, scale, scale);
 }
 
-extern "C" __global__ void __launch_bounds__(TC_THREADS) attention_backward_q_tc_64(
-    const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt, int seq,
-    int heads, float scale) {
-  attention_backward_q_tc_impl<64>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);
-}
+#define ATTENTION_TC_KERNELS(DH, WARPS)                                                                          \
+  extern "C" __global__ void __launch_bounds__(WARPS * 32) attention_forward_tc_##DH##_w##WARPS(                \
+      const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {                     \
+    attention_forward_tc_impl<DH, WARPS>(qkv, out, odt, lse, seq, heads, scale);                                \
+  }                                                                                                              \
+  extern "C" __global__ void __launch_bounds__(WARPS * 32) attention_backward_kv_tc_##DH##_w##WARPS(            \
+      const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
+      int seq, int heads, float scale) {                                                                         \
+    attention_backward_kv_tc_impl<DH, WARPS>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);             \
+  }                                                                                                              \
+  extern "C" __global__ void __launch_bounds__(WARPS * 32) attention_backward_q_tc_##DH##_w##WARPS(             \
+      const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
+      int seq, int heads, float scale) {                                                                         \
+    attention_backward_q_tc_impl<DH, WARPS>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);              \
+  }
 
-extern "C" __global__ void __launch_bounds__(TC_THREADS) attention_backward_q_tc_32(
-    const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt, int seq,
-    int heads, float scale) {
-  attention_backward_q_tc_impl<32>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);
-}
+ATTENTION_TC_KERNELS(64, 4)
+ATTENTION_TC_KERNELS(64, 8)
+ATTENTION_TC_KERNELS(32, 4)
+ATTENTION_TC_KERNELS(32, 8)
