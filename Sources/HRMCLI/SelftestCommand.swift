@@ -17,7 +17,7 @@ public struct SelftestCommand: ParsableCommand {
     commandName: "selftest",
     abstract: "Check every kernel of a backend against the CPU backend (key=value: device=cuda|cpu, seed, ops, bench).")
 
-  @Argument(help: "key=value settings: device=cuda|cpu (default cuda), seed=<int>, ops=<name,...>, bench=true|false, batch=<int>")
+  @Argument(help: "key=value settings: device=cuda|cpu (default cuda), seed=<int>, ops=<name,...>, bench=true|false, benchops=<name,...>, batch=<int>")
   public var settings: [String] = []
 
   public init() {}
@@ -28,6 +28,7 @@ public struct SelftestCommand: ParsableCommand {
     var ops: [String] = []
     var bench = false
     var benchBatch = 384
+    var benchOps: [String] = []
   }
 
   /// The Backend ops whose kernels live in each kernel file (for skipping after a compile error).
@@ -74,11 +75,13 @@ public struct SelftestCommand: ParsableCommand {
           throw HRMError("selftest: bench must be true or false, got '\(value)'")
         }
         o.bench = b
+      case "benchops":
+        o.benchOps = value.split(separator: ",").map(String.init).filter { !$0.isEmpty }
       case "batch":
         guard let b = Int(value), b > 0 else { throw HRMError("selftest: batch must be a positive integer, got '\(value)'") }
         o.benchBatch = b
       default:
-        throw HRMError("selftest: unknown key '\(key)' (known: device, seed, ops, bench, batch)")
+        throw HRMError("selftest: unknown key '\(key)' (known: device, seed, ops, bench, benchops, batch)")
       }
     }
     return o
@@ -133,7 +136,7 @@ public struct SelftestCommand: ParsableCommand {
       cuda.debugSync = false
       print("\nbench: \(cuda.summary)")
       var rows: [BenchResult] = []
-      BackendBench.run(on: cuda, batch: options.benchBatch) { r in
+      BackendBench.run(on: cuda, batch: options.benchBatch, only: options.benchOps) { r in
         rows.append(r)
         print(String(format: "  %@: %.4f ms  %@", r.name, r.milliseconds, r.rate))
         fflush(stdout)

@@ -148,7 +148,7 @@ extension CUDABackend {
     guard rows > 0 else { return }
     let width = out.count / rows
     precondition(width > 0 && table.count % width == 0, "embeddingForward shapes \(table.shape) \(out.shape)")
-    launch("embedding.cu", "embedding_forward_kernel", grid: (blocks(out.count), 1, 1), block: (256, 1, 1),
+    launch("embedding.cu", "embedding_forward_kernel", grid: ((width + 255) / 256, min(rows, 65535), 1), block: (256, 1, 1),
            [p(table), d(table), p(ids), p(out), d(out), n64(rows), n64(width), n64(table.count / width)])
   }
 
@@ -160,10 +160,15 @@ extension CUDABackend {
     let width = gradOut.count / rows
     precondition(width > 0 && gradTable.count % width == 0, "embeddingBackward shapes \(gradOut.shape) \(gradTable.shape)")
     let tableRows = gradTable.count / width
-    if tableRows * rows <= (1 << 24) {
-      launch("embedding.cu", "embedding_backward_rows_kernel",
-             grid: ((width + 127) / 128, min(tableRows, 65535), 1), block: (128, 1, 1),
-             [p(gradOut), d(gradOut), p(ids), p(gradTable), d(gradTable), n64(rows), n64(width), n64(tableRows)])
+    if tableRows <= 64 {
+      // Deterministic: fixed row chunks summed per column, then the chunks in order.
+      let chunks = max(1, min(256, (rows + 63) / 64))
+      let perChunk = (rows + chunks - 1) / chunks
+      let partials = scratch(bytes: chunks * tableRows * width * 4)
+      launch("embedding.cu", "embedding_backward_partial_kernel", grid: (chunks, (width + 127) / 128, 1), block: (128, 1, 1),
+             [p(gradOut), d(gradOut), p(ids), n64(rows), n64(width), n32(tableRows), n64(perChunk), .ptr(partials.address)])
+      launch("embedding.cu", "embedding_backward_final_kernel", grid: (blocks(tableRows * width), 1, 1), block: (256, 1, 1),
+             [.ptr(partials.address), n32(chunks), p(gradTable), d(gradTable), n64(tableRows), n64(width)])
     } else {
       launch("embedding.cu", "embedding_backward_atomic_kernel", grid: (blocks(gradOut.count), 1, 1), block: (256, 1, 1),
              [p(gradOut), d(gradOut), p(ids), p(gradTable), d(gradTable), n64(rows), n64(width), n64(tableRows)])

@@ -42,7 +42,9 @@ public enum BackendBench {
   static func rate(bytes: Double, ms: Double) -> String { String(format: "%.2f TB/s", bytes / (ms * 1e-3) / 1e12) }
 
   /// Runs the benchmark; `batch` is the per-GPU batch (sequence T = 82, D = 512, 8 heads).
-  public static func run(on be: Backend, batch: Int = 384, report: (BenchResult) -> Void) {
+  /// `only`: substrings of op names to time (empty: all).
+  public static func run(on be: Backend, batch: Int = 384, only: [String] = [], report: (BenchResult) -> Void) {
+    func want(_ name: String) -> Bool { only.isEmpty || only.contains { name.lowercased().contains($0.lowercased()) } }
     var rng = HRMRandom(seed: 7)
     // 1 Mi random normals, tiled: random-looking data without minutes of host work.
     let block = (0..<(1 << 20)).map { _ in Float(rng.normal()) }
@@ -53,7 +55,7 @@ public enum BackendBench {
     func emit(_ name: String, _ ms: Double, _ rate: String) { report(BenchResult(name: name, milliseconds: ms, rate: rate)) }
 
     // Ceilings: device-to-device copy and a large bf16 GEMM.
-    do {
+    if want("copy 1 GiB") || want("gemm bf16 8192") {
       let n = 256 << 20  // 256 Mi floats = 1 GiB
       let a = Tensor.empty([n], .f32, on: be), b = Tensor.empty([n], .f32, on: be)
       be.fill(a, value: 1.5)
@@ -67,98 +69,104 @@ public enum BackendBench {
 
     let (seq, d, heads, headDim, inner) = (82, 512, 8, 64, 1536)
     let rows = batch * seq
+    let b = "B\(batch)"
+    func timed(_ name: String, _ rate: (Double) -> String, _ body: () -> Void) {
+      guard want(name) else { return }
+      let ms = time(be, body)
+      emit(name, ms, rate(ms))
+    }
+    func flops(_ f: Double) -> (Double) -> String { { BackendBench.rate(flops: f, ms: $0) } }
+    func bytes(_ n: Double) -> (Double) -> String { { BackendBench.rate(bytes: n, ms: $0) } }
+
     let x = t([rows, d], .bf16)
     let wqkv = t([3 * d, d], .f32, 0.044), wo = t([d, d], .f32, 0.044)
     let wgu = t([2 * inner, d], .f32, 0.044), wdown = t([d, inner], .f32, 0.025)
-    let qkv = Tensor.empty([batch, seq, 3 * d], .bf16, on: be)
-    let attn = Tensor.empty([batch, seq, d], .bf16, on: be)
-    let lse = Tensor.empty([batch, heads, seq], .f32, on: be)
-    let gu = Tensor.empty([rows, 2 * inner], .bf16, on: be)
-    let h = Tensor.empty([rows, inner], .bf16, on: be)
-    let y = Tensor.empty([rows, d], .bf16, on: be)
-    let rstd = Tensor.empty([rows], .f32, on: be)
-    let b = "B\(batch)"
-
-    func gemmCase(_ name: String, m: Int, n: Int, k: Int, _ a: Tensor, _ w: Tensor, _ c: Tensor) {
-      let ms = time(be) { be.gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a, w, beta: 0, c) }
-      emit("\(name) \(m)x\(n)x\(k)", ms, rate(flops: 2 * Double(m * n * k), ms: ms))
-    }
-    gemmCase("gemm qkv (f32 W -> bf16)", m: rows, n: 3 * d, k: d, x, wqkv, qkv)
     let wqkv16 = Tensor.empty([3 * d, d], .bf16, on: be)
     be.copy(wqkv, to: wqkv16)
-    gemmCase("gemm qkv (bf16 W)", m: rows, n: 3 * d, k: d, x, wqkv16, qkv)
-    gemmCase("gemm gate_up", m: rows, n: 2 * inner, k: d, x, wgu, gu)
-    gemmCase("gemm down", m: rows, n: d, k: inner, h, wdown, y)
-    gemmCase("gemm o_proj", m: rows, n: d, k: d, attn, wo, y)
+    let qkv = t([batch, seq, 3 * d], .bf16)
+    let attn = Tensor.empty([batch, seq, d], .bf16, on: be)
+    let lse = Tensor.empty([batch, heads, seq], .f32, on: be)
+    let gu = t([rows, 2 * inner], .bf16)
+    let h = Tensor.empty([rows, inner], .bf16, on: be)
+    let y = Tensor.empty([rows, d], .bf16, on: be)
+    let gy = t([rows, d], .bf16)
+    let rstd = Tensor.empty([rows], .f32, on: be)
 
-    let qkvInit = t([batch, seq, 3 * d], .bf16)
-    be.copy(qkvInit, to: qkv)
+    for (name, m, n, k, a, w, c) in [
+      ("gemm qkv (f32 W -> bf16)", rows, 3 * d, d, x, wqkv, qkv), ("gemm qkv (bf16 W)", rows, 3 * d, d, x, wqkv16, qkv),
+      ("gemm gate_up", rows, 2 * inner, d, x, wgu, gu), ("gemm down", rows, d, inner, h, wdown, y),
+      ("gemm o_proj", rows, d, d, attn, wo, y),
+    ] {
+      timed("\(name) \(m)x\(n)x\(k)", flops(2 * Double(m * n * k))) {
+        be.gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a, w, beta: 0, c)
+      }
+    }
     let scale = 1 / Float(headDim).squareRoot()
     let attnFlops = 4 * Double(batch * heads) * Double(seq * seq) * Double(headDim)
-    var ms = time(be) {
+    be.attentionForward(qkv: qkv, out: attn, lse: lse, batch: batch, seq: seq, heads: heads, headDim: headDim, scale: scale)
+    timed("attentionForward bf16 \(b) T\(seq) H\(heads)", flops(attnFlops)) {
       be.attentionForward(qkv: qkv, out: attn, lse: lse, batch: batch, seq: seq, heads: heads, headDim: headDim, scale: scale)
     }
-    emit("attentionForward bf16 \(b) T\(seq) H\(heads)", ms, rate(flops: attnFlops, ms: ms))
     let gattn = t([batch, seq, d], .bf16, 0.1)
     let gqkv = Tensor.empty([batch, seq, 3 * d], .bf16, on: be)
-    ms = time(be) {
+    timed("attentionBackward bf16 \(b) T\(seq) H\(heads)", flops(2.5 * attnFlops)) {
       be.attentionBackward(qkv: qkv, out: attn, lse: lse, gradOut: gattn, gradQKV: gqkv, batch: batch, seq: seq,
                            heads: heads, headDim: headDim, scale: scale)
     }
-    emit("attentionBackward bf16 \(b) T\(seq) H\(heads)", ms, rate(flops: 2.5 * attnFlops, ms: ms))
-
-    ms = time(be) { be.rmsNormForward(x, out: y, rstd: rstd, eps: 1e-5) }
-    emit("rmsNormForward bf16 [\(rows),\(d)]", ms, rate(bytes: Double(rows * d * 4 + rows * 4), ms: ms))
-    let gy = t([rows, d], .bf16)
+    timed("rmsNormForward bf16 [\(rows),\(d)]", bytes(Double(rows * d * 4 + rows * 4))) {
+      be.rmsNormForward(x, out: y, rstd: rstd, eps: 1e-5)
+    }
     let gx = Tensor.empty([rows, d], .bf16, on: be)
-    ms = time(be) { be.rmsNormBackward(gradOut: gy, y: y, rstd: rstd, gradX: gx) }
-    emit("rmsNormBackward bf16 [\(rows),\(d)]", ms, rate(bytes: Double(rows * d * 6 + rows * 4), ms: ms))
-    let guInit = t([rows, 2 * inner], .bf16)
-    be.copy(guInit, to: gu)
-    ms = time(be) { be.swigluForward(gu, out: h) }
-    emit("swigluForward bf16 [\(rows),\(2 * inner)]", ms, rate(bytes: Double(rows * inner * 6), ms: ms))
+    timed("rmsNormBackward bf16 [\(rows),\(d)]", bytes(Double(rows * d * 6 + rows * 4))) {
+      be.rmsNormBackward(gradOut: gy, y: y, rstd: rstd, gradX: gx)
+    }
+    timed("swigluForward bf16 [\(rows),\(2 * inner)]", bytes(Double(rows * inner * 6))) { be.swigluForward(gu, out: h) }
     let ggu = Tensor.empty([rows, 2 * inner], .bf16, on: be)
-    ms = time(be) { be.swigluBackward(gateUp: gu, gradOut: h, gradGateUp: ggu) }
-    emit("swigluBackward bf16 [\(rows),\(2 * inner)]", ms, rate(bytes: Double(rows * inner * 10), ms: ms))
+    timed("swigluBackward bf16 [\(rows),\(2 * inner)]", bytes(Double(rows * inner * 10))) {
+      be.swigluBackward(gateUp: gu, gradOut: h, gradGateUp: ggu)
+    }
     let cosT = t([seq, headDim], .f32), sinT = t([seq, headDim], .f32)
-    ms = time(be) { be.rope(qkv, cos: cosT, sin: sinT, heads: heads, headDim: headDim, inverse: false, out: qkv) }
-    emit("rope bf16 in place [\(rows),\(3 * d)]", ms, rate(bytes: Double(rows * 3 * d * 4), ms: ms))
-    ms = time(be) { be.addScaled(x, alpha: 1, y, beta: 1, out: y) }
-    emit("addScaled bf16 [\(rows),\(d)]", ms, rate(bytes: Double(rows * d * 6), ms: ms))
+    timed("rope bf16 in place [\(rows),\(3 * d)]", bytes(Double(rows * 3 * d * 4))) {
+      be.rope(qkv, cos: cosT, sin: sinT, heads: heads, headDim: headDim, inverse: false, out: qkv)
+    }
+    timed("addScaled bf16 [\(rows),\(d)]", bytes(Double(rows * d * 6))) { be.addScaled(x, alpha: 1, y, beta: 1, out: y) }
 
     // Input embedding and the LM loss head (Sudoku: V = 11, S = 81 labelled positions).
     let vocab = 11
     let table = t([vocab, d], .f32, 0.04)
     let ids = Tensor(ints: (0..<rows).map { Int32($0 % vocab) }, shape: [rows], on: be)
-    ms = time(be) { be.embeddingForward(table: table, ids: ids, out: y) }
-    emit("embeddingForward f32 -> bf16 [\(rows),\(d)]", ms, rate(bytes: Double(rows * d * 2), ms: ms))
+    timed("embeddingForward f32 -> bf16 [\(rows),\(d)]", bytes(Double(rows * d * 2))) {
+      be.embeddingForward(table: table, ids: ids, out: y)
+    }
     let gtable = Tensor.zeros([vocab, d], .f32, on: be)
-    ms = time(be) { be.embeddingBackward(gradOut: gy, ids: ids, gradTable: gtable) }
-    emit("embeddingBackward bf16 -> f32 [\(vocab),\(d)]", ms, rate(bytes: Double(rows * d * 2), ms: ms))
+    timed("embeddingBackward bf16 -> f32 [\(vocab),\(d)]", bytes(Double(rows * d * 2))) {
+      be.embeddingBackward(gradOut: gy, ids: ids, gradTable: gtable)
+    }
     let lmRows = batch * (seq - 1)
     let logits = t([lmRows, vocab], .bf16, 3)
     let labels = Tensor(ints: (0..<lmRows).map { Int32(($0 * 7) % vocab) }, shape: [lmRows], on: be)
     let losses = Tensor.empty([lmRows], .f32, on: be)
-    ms = time(be) { be.crossEntropyForward(kind: .stablemax, logits: logits, labels: labels, losses: losses) }
-    emit("crossEntropyForward stablemax [\(lmRows),\(vocab)]", ms, rate(bytes: Double(lmRows * (vocab * 2 + 8)), ms: ms))
+    timed("crossEntropyForward stablemax [\(lmRows),\(vocab)]", bytes(Double(lmRows * (vocab * 2 + 8)))) {
+      be.crossEntropyForward(kind: .stablemax, logits: logits, labels: labels, losses: losses)
+    }
     let weights = Tensor.full([lmRows], 1.0 / 81, .f32, on: be), gscale = Tensor.full([1], 1, .f32, on: be)
     let glogits = Tensor.empty([lmRows, vocab], .bf16, on: be)
-    ms = time(be) {
-      be.crossEntropyBackward(kind: .stablemax, logits: logits, labels: labels, weights: weights, gradScale: gscale, gradLogits: glogits)
+    timed("crossEntropyBackward stablemax [\(lmRows),\(vocab)]", bytes(Double(lmRows * (vocab * 4 + 12)))) {
+      be.crossEntropyBackward(kind: .stablemax, logits: logits, labels: labels, weights: weights, gradScale: gscale,
+                              gradLogits: glogits)
     }
-    emit("crossEntropyBackward stablemax [\(lmRows),\(vocab)]", ms, rate(bytes: Double(lmRows * (vocab * 4 + 12)), ms: ms))
 
     let n = 27_000_000  // about HRM's parameter count
-    let p = t([n], .f32, 0.05), g = t([n], .f32, 0.01), m1 = t([n], .f32, 0.001)
-    let v1 = Tensor.full([n], 1e-5, .f32, on: be)
-    ms = time(be) {
-      be.adamATan2Step(param: p, grad: g, m: m1, v: v1, lr: 1e-4, beta1: 0.9, beta2: 0.95, weightDecay: 0.1,
-                       biasCorrection1: 0.5, biasCorrection2: 0.5)
+    if want("adamATan2Step") || want("sumOfSquares") {
+      let p = t([n], .f32, 0.05), g = t([n], .f32, 0.01), m1 = t([n], .f32, 0.001)
+      let v1 = Tensor.full([n], 1e-5, .f32, on: be)
+      timed("adamATan2Step f32 [\(n)]", bytes(Double(n) * 4 * 7)) {
+        be.adamATan2Step(param: p, grad: g, m: m1, v: v1, lr: 1e-4, beta1: 0.9, beta2: 0.95, weightDecay: 0.1,
+                         biasCorrection1: 0.5, biasCorrection2: 0.5)
+      }
+      let one = Tensor.empty([1], .f32, on: be)
+      timed("sumOfSquares f32 [\(n)]", bytes(Double(n) * 4)) { be.sumOfSquares(g, out: one, accumulate: false) }
     }
-    emit("adamATan2Step f32 [\(n)]", ms, rate(bytes: Double(n) * 4 * 7, ms: ms))
-    let one = Tensor.empty([1], .f32, on: be)
-    ms = time(be) { be.sumOfSquares(g, out: one, accumulate: false) }
-    emit("sumOfSquares f32 [\(n)]", ms, rate(bytes: Double(n) * 4, ms: ms))
   }
 
   /// A table of results.

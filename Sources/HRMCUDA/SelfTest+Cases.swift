@@ -194,13 +194,19 @@ extension BackendSelfTest {
     }
     let grad = normal(300 * 64), gtab = normal(11 * 64)
     for dtype in [DType.f32, .bf16] {
-      check("embeddingBackward", "\(dtype) grad, f32 table [11,64] (row kernel)") { be in
+      check("embeddingBackward", "\(dtype) grad, f32 table [11,64] (two-pass kernel)") { be in
         let g = S.make(gtab, [11, 64], .f32, on: be)
         be.embeddingBackward(gradOut: S.make(grad, [300, 64], dtype, on: be), ids: S.make(ints: ids, [300], on: be), gradTable: g)
         return [g]
       }
     }
-    // A large table takes the atomic path (R * N > 2^24).
+    let ids64 = ints(700, 0, 63), grad64 = normal(700 * 100), gtab64 = normal(64 * 100)
+    check("embeddingBackward", "f32 grad, bf16 table [64,100] (two-pass kernel)") { be in
+      let g = S.make(gtab64, [64, 100], .bf16, on: be)
+      be.embeddingBackward(gradOut: S.make(grad64, [700, 100], .f32, on: be), ids: S.make(ints: ids64, [700], on: be), gradTable: g)
+      return [g]
+    }
+    // A large table takes the atomic path (R > 64).
     let bigRows = 70_000
     var bigIds = ints(300, 0, bigRows - 1)
     for i in 0..<20 { bigIds[i + 100] = bigIds[i] }   // duplicates

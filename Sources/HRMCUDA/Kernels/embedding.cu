@@ -1,33 +1,51 @@
 // embedding.cu: row gather (forward) and scatter-add (backward) for embedding tables.
+// Backward: small tables (the token embedding) take a deterministic two-pass column sum;
+// large ones one atomic add per element (order, hence rounding, not deterministic).
 #include "common.cuh"
 
 /// out [N, D] = table [R, D] rows ids [N]. Ids outside [0, R) give NaN rows (visible, not silent).
+/// Grid: x over columns, y over rows (grid-stride).
 extern "C" __global__ void embedding_forward_kernel(const void* table, int tdt, const int* ids,
                                                     void* out, int odt, i64 rows, i64 d, i64 tableRows) {
-  const i64 n = rows * d;
-  GRID_LOOP(i, n) {
-    const i64 r = i / d, c = i - r * d;
+  const i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= d) return;
+  for (i64 r = blockIdx.y; r < rows; r += gridDim.y) {
     const int id = ids[r];
     const float v = (id >= 0 && id < tableRows) ? load_f(table, tdt, (i64)id * d + c) : HRM_NAN;
-    store_f(out, odt, i, v);
+    store_f(out, odt, r * d + c, v);
   }
 }
 
-/// Deterministic backward for small tables: one thread per (table row, column) sums, in row
-/// order, every gradOut row whose id matches, then adds the sum into gradTable.
-/// grid (ceil(D / blockDim.x), min(R, 65535)); rows beyond gridDim.y loop.
-extern "C" __global__ void embedding_backward_rows_kernel(const void* grad, int gdt, const int* ids,
-                                                          void* table, int tdt, i64 rows, i64 d,
-                                                          i64 tableRows) {
-  const i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x;
-  if (c >= d) return;
-  for (i64 r = blockIdx.y; r < tableRows; r += gridDim.y) {
-    float acc = 0.0f;
-    bool any = false;
-    for (i64 n = 0; n < rows; n++) {
-      if (ids[n] == (int)r) { acc += load_f(grad, gdt, n * d + c); any = true; }
+#define EMB_MAX_ROWS 64   // table rows handled by the deterministic two-pass backward
+#define EMB_COLS 128      // columns per block (blockDim.x) of its first pass
+
+/// Deterministic backward for small tables (R <= 64), pass 1. Block (chunk c, column block):
+/// each thread owns one column and sums, in row order, the chunk's gradOut rows into one
+/// shared accumulator per table row; partials [chunks, R, D] f32 receive the sums.
+extern "C" __global__ void embedding_backward_partial_kernel(const void* grad, int gdt, const int* ids, i64 rows,
+                                                             i64 d, int tableRows, i64 rowsPerChunk, float* partials) {
+  __shared__ float acc[EMB_MAX_ROWS][EMB_COLS];
+  const i64 c = (i64)blockIdx.y * EMB_COLS + threadIdx.x;
+  for (int r = 0; r < tableRows; r++) acc[r][threadIdx.x] = 0.0f;
+  if (c < d) {
+    const i64 first = (i64)blockIdx.x * rowsPerChunk;
+    const i64 last = first + rowsPerChunk < rows ? first + rowsPerChunk : rows;
+    for (i64 n = first; n < last; n++) {
+      const int id = ids[n];
+      if (id >= 0 && id < tableRows) acc[id][threadIdx.x] += load_f(grad, gdt, n * d + c);
     }
-    if (any) store_f(table, tdt, r * d + c, load_f(table, tdt, r * d + c) + acc);
+    for (int r = 0; r < tableRows; r++) partials[((i64)blockIdx.x * tableRows + r) * d + c] = acc[r][threadIdx.x];
+  }
+}
+
+/// Pass 2: gradTable [R, D] += sum over chunks (in chunk order) of partials.
+extern "C" __global__ void embedding_backward_final_kernel(const float* partials, int chunks, void* table, int tdt,
+                                                           i64 tableRows, i64 d) {
+  const i64 n = tableRows * d;
+  GRID_LOOP(i, n) {
+    float s = 0.0f;
+    for (int k = 0; k < chunks; k++) s += partials[(i64)k * n + i];
+    store_f(table, tdt, i, load_f(table, tdt, i) + s);
   }
 }
 
