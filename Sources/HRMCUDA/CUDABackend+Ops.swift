@@ -254,7 +254,10 @@ extension CUDABackend {
 
   /// Warps per block of the tensor-core kernels: 8 (128 rows, one block per head) for
   /// 64 < T <= 128, so short sequences load each K/V tile once; 4 otherwise.
-  func tensorCoreWarps(_ seq: Int) -> Int { seq > 64 && seq <= 128 ? 8 : 4 }
+  func tensorCoreWarps(_ seq: Int) -> Int {
+    if let w = attentionWarps, w == 4 || w == 8 { return w }
+    return seq > 64 && seq <= 128 ? 8 : 4
+  }
 
   public func attentionForward(qkv: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int,
                                heads: Int, headDim: Int, scale: Float) {

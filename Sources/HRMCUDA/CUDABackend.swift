@@ -49,6 +49,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   public let multiprocessorCount: Int
   /// Driver version as reported by cuDriverGetVersion (e.g. 13000).
   public let driverVersion: Int
+  /// Warps per block of the tensor-core attention kernels (4 or 8); nil picks by sequence
+  /// length. For experiments and the bench.
+  public var attentionWarps: Int?
   /// When true, every launch is followed by a stream synchronisation, so an asynchronous
   /// fault is reported with the kernel that caused it (env HRM_CUDA_SYNC=1 sets it).
   public var debugSync: Bool

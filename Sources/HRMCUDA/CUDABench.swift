@@ -113,6 +113,34 @@ public enum BackendBench {
       be.attentionBackward(qkv: qkv, out: attn, lse: lse, gradOut: gattn, gradQKV: gqkv, batch: batch, seq: seq,
                            heads: heads, headDim: headDim, scale: scale)
     }
+    if let cuda = be as? CUDABackend {
+      // The tensor-core kernels with each block size, and at a long sequence.
+      for w in [4, 8] {
+        cuda.attentionWarps = w
+        timed("attentionForward bf16 \(b) T\(seq) H\(heads) \(w) warps", flops(attnFlops)) {
+          be.attentionForward(qkv: qkv, out: attn, lse: lse, batch: batch, seq: seq, heads: heads, headDim: headDim, scale: scale)
+        }
+        timed("attentionBackward bf16 \(b) T\(seq) H\(heads) \(w) warps", flops(2.5 * attnFlops)) {
+          be.attentionBackward(qkv: qkv, out: attn, lse: lse, gradOut: gattn, gradQKV: gqkv, batch: batch, seq: seq,
+                               heads: heads, headDim: headDim, scale: scale)
+        }
+      }
+      cuda.attentionWarps = nil
+      if want("attention") {
+        let (lb, lt) = (max(1, batch / 32), 901)   // Maze/ARC length
+        let lq = t([lb, lt, 3 * d], .bf16), lo = Tensor.empty([lb, lt, d], .bf16, on: be)
+        let ll = Tensor.empty([lb, heads, lt], .f32, on: be), lg = t([lb, lt, d], .bf16, 0.1)
+        let lgq = Tensor.empty([lb, lt, 3 * d], .bf16, on: be)
+        let lf = 4 * Double(lb * heads) * Double(lt * lt) * Double(headDim)
+        timed("attentionForward bf16 B\(lb) T\(lt) H\(heads)", flops(lf)) {
+          be.attentionForward(qkv: lq, out: lo, lse: ll, batch: lb, seq: lt, heads: heads, headDim: headDim, scale: scale)
+        }
+        timed("attentionBackward bf16 B\(lb) T\(lt) H\(heads)", flops(2.5 * lf)) {
+          be.attentionBackward(qkv: lq, out: lo, lse: ll, gradOut: lg, gradQKV: lgq, batch: lb, seq: lt, heads: heads,
+                               headDim: headDim, scale: scale)
+        }
+      }
+    }
     timed("rmsNormForward bf16 [\(rows),\(d)]", bytes(Double(rows * d * 4 + rows * 4))) {
       be.rmsNormForward(x, out: y, rstd: rstd, eps: 1e-5)
     }

@@ -367,17 +367,29 @@ __device__ __forceinline__ void load_a_rows(unsigned int (*frag)[4], const bf16_
   }
 }
 
-/// Copies a TC_TILE x DH bf16 tile (rows row0.. of a row-major matrix with `stride`; rows >=
-/// limit become zero) into shared memory, 16 bytes per access.
+/// 16-byte asynchronous global -> shared copy (cp.async, L2 only); !valid writes zeros.
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(smem)), "l"(gmem),
+               "r"(valid ? 16 : 0)
+               : "memory");
+}
+
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+
+/// Waits until at most N committed cp.async groups of this thread are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+
+/// Starts copying a TC_TILE x DH bf16 tile (rows row0.. of a row-major matrix with `stride`;
+/// rows >= limit become zero) into shared memory with cp.async (the caller commits and waits).
 template <int DH>
-__device__ __forceinline__ void load_tile(bf16_t (*tile)[DH + TC_PAD], const bf16_t* base, i64 stride, int row0,
-                                          int limit) {
+__device__ __forceinline__ void load_tile_async(bf16_t (*tile)[DH + TC_PAD], const bf16_t* base, i64 stride, int row0,
+                                                int limit) {
   for (int e = threadIdx.x; e < TC_TILE * (DH / 8); e += blockDim.x) {
     const int j = e / (DH / 8), c8 = (e - j * (DH / 8)) * 8;
     const int row = row0 + j;
-    vec16 v = {0u, 0u, 0u, 0u};
-    if (row < limit) v = *(const vec16*)(base + (i64)row * stride + c8);
-    *(vec16*)&tile[j][c8] = v;
+    const bool valid = row < limit;
+    cp_async16(&tile[j][c8], base + (i64)(valid ? row : 0) * stride + c8, valid);
   }
 }
 
@@ -401,19 +413,27 @@ __device__ __forceinline__ void store_c_rows(void* dst, int dt, i64 base, i64 st
   }
 }
 
-/// Forward: O = softmax(scale Q K^T) V per head, online softmax over 64-key tiles.
+/// Forward: O = softmax(scale Q K^T) V per head, online softmax over 64-key tiles; the next
+/// K/V tile is copied (cp.async) while the current one is used.
 template <int DH, int WARPS>
 __device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restrict__ qkv, void* out, int odt,
                                                           float* lse, int seq, int heads, float scale) {
   constexpr int NT = TC_TILE / 8;
-  __shared__ alignas(16) bf16_t ks[TC_TILE][DH + TC_PAD];
-  __shared__ alignas(16) bf16_t vs[TC_TILE][DH + TC_PAD];
+  __shared__ alignas(16) bf16_t ks[2][TC_TILE][DH + TC_PAD];
+  __shared__ alignas(16) bf16_t vs[2][TC_TILE][DH + TC_PAD];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
   const i64 stride = 3LL * heads * DH;
   const bf16_t* base = qkv + (i64)b * seq * stride;
+  const bf16_t* kbase = base + (i64)(heads + h) * DH;
+  const bf16_t* vbase = base + (i64)(2 * heads + h) * DH;
   const int r0 = blockIdx.x * (WARPS * 16) + warp * 16 + g;
   const bool warpActive = blockIdx.x * (WARPS * 16) + warp * 16 < seq;   // warp-uniform
+  const int tiles = (seq + TC_TILE - 1) / TC_TILE;
+
+  load_tile_async<DH>(ks[0], kbase, stride, 0, seq);
+  load_tile_async<DH>(vs[0], vbase, stride, 0, seq);
+  cp_async_commit();
 
   unsigned int qa[DH / 16][4];
   load_a_rows<DH>(qa, base + (i64)h * DH, stride, r0, seq, t);
@@ -422,68 +442,74 @@ __device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restri
   for (int dn = 0; dn < DH / 8; dn++) { o[dn][0] = 0.0f; o[dn][1] = 0.0f; o[dn][2] = 0.0f; o[dn][3] = 0.0f; }
   float m0 = -HRM_INF, m1 = -HRM_INF, l0 = 0.0f, l1 = 0.0f;
 
-  for (int k0 = 0; k0 < seq; k0 += TC_TILE) {
+  for (int it = 0; it < tiles; it++) {
+    const int cur = it & 1, k0 = it * TC_TILE;
+    if (it + 1 < tiles) {
+      load_tile_async<DH>(ks[cur ^ 1], kbase, stride, k0 + TC_TILE, seq);
+      load_tile_async<DH>(vs[cur ^ 1], vbase, stride, k0 + TC_TILE, seq);
+    }
+    cp_async_commit();
+    cp_async_wait<1>();
     __syncthreads();
-    load_tile<DH>(ks, base + (i64)(heads + h) * DH, stride, k0, seq);
-    load_tile<DH>(vs, base + (i64)(2 * heads + h) * DH, stride, k0, seq);
-    __syncthreads();
-    if (!warpActive) continue;
-    const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key slices holding a real key
-
-    float s[NT][4];
+    if (warpActive) {
+      const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key slices holding a real key
+      float s[NT][4];
 #pragma unroll
-    for (int nt = 0; nt < NT; nt++) {
-      s[nt][0] = 0.0f; s[nt][1] = 0.0f; s[nt][2] = 0.0f; s[nt][3] = 0.0f;
-      if (nt >= ntValid) continue;
+      for (int nt = 0; nt < NT; nt++) {
+        s[nt][0] = 0.0f; s[nt][1] = 0.0f; s[nt][2] = 0.0f; s[nt][3] = 0.0f;
+        if (nt >= ntValid) continue;
 #pragma unroll
-      for (int kc = 0; kc < DH / 16; kc++) {
-        mma_16816(s[nt], qa[kc], ld_pair(&ks[nt * 8 + g][kc * 16 + 2 * t]), ld_pair(&ks[nt * 8 + g][kc * 16 + 8 + 2 * t]));
+        for (int kc = 0; kc < DH / 16; kc++) {
+          mma_16816(s[nt], qa[kc], ld_pair(&ks[cur][nt * 8 + g][kc * 16 + 2 * t]),
+                    ld_pair(&ks[cur][nt * 8 + g][kc * 16 + 8 + 2 * t]));
+        }
+      }
+      float mx0 = m0, mx1 = m1;
+#pragma unroll
+      for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          const int key = k0 + nt * 8 + 2 * t + (e & 1);
+          const float v = key < seq ? s[nt][e] * scale : -HRM_INF;
+          s[nt][e] = v;
+          if (e < 2) mx0 = fmaxf(mx0, v); else mx1 = fmaxf(mx1, v);
+        }
+      }
+      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+      const float c0 = expf(m0 - mx0), c1 = expf(m1 - mx1);
+      l0 *= c0;
+      l1 *= c1;
+#pragma unroll
+      for (int dn = 0; dn < DH / 8; dn++) { o[dn][0] *= c0; o[dn][1] *= c0; o[dn][2] *= c1; o[dn][3] *= c1; }
+#pragma unroll
+      for (int nt = 0; nt < NT; nt++) {
+        s[nt][0] = expf(s[nt][0] - mx0);
+        s[nt][1] = expf(s[nt][1] - mx0);
+        s[nt][2] = expf(s[nt][2] - mx1);
+        s[nt][3] = expf(s[nt][3] - mx1);
+        l0 += s[nt][0] + s[nt][1];
+        l1 += s[nt][2] + s[nt][3];
+      }
+      m0 = mx0;
+      m1 = mx1;
+#pragma unroll
+      for (int j = 0; j < NT / 2; j++) {
+        if (2 * j >= ntValid) continue;   // every key of this chunk is padding: P = 0
+        const unsigned int pa[4] = {pack_bf16x2(s[2 * j][0], s[2 * j][1]), pack_bf16x2(s[2 * j][2], s[2 * j][3]),
+                                    pack_bf16x2(s[2 * j + 1][0], s[2 * j + 1][1]), pack_bf16x2(s[2 * j + 1][2], s[2 * j + 1][3])};
+#pragma unroll
+        for (int dn = 0; dn < DH / 8; dn += 2) {
+          unsigned int bv[4];
+          ldmatrix_b_trans(bv, &vs[cur][0][0], DH + TC_PAD, j * 16, dn * 8, lane);
+          mma_16816(o[dn], pa, bv[0], bv[1]);
+          mma_16816(o[dn + 1], pa, bv[2], bv[3]);
+        }
       }
     }
-    float mx0 = m0, mx1 = m1;
-#pragma unroll
-    for (int nt = 0; nt < NT; nt++) {
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const int key = k0 + nt * 8 + 2 * t + (e & 1);
-        const float v = key < seq ? s[nt][e] * scale : -HRM_INF;
-        s[nt][e] = v;
-        if (e < 2) mx0 = fmaxf(mx0, v); else mx1 = fmaxf(mx1, v);
-      }
-    }
-    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-    const float c0 = expf(m0 - mx0), c1 = expf(m1 - mx1);
-    l0 *= c0;
-    l1 *= c1;
-#pragma unroll
-    for (int dn = 0; dn < DH / 8; dn++) { o[dn][0] *= c0; o[dn][1] *= c0; o[dn][2] *= c1; o[dn][3] *= c1; }
-#pragma unroll
-    for (int nt = 0; nt < NT; nt++) {
-      s[nt][0] = expf(s[nt][0] - mx0);
-      s[nt][1] = expf(s[nt][1] - mx0);
-      s[nt][2] = expf(s[nt][2] - mx1);
-      s[nt][3] = expf(s[nt][3] - mx1);
-      l0 += s[nt][0] + s[nt][1];
-      l1 += s[nt][2] + s[nt][3];
-    }
-    m0 = mx0;
-    m1 = mx1;
-#pragma unroll
-    for (int j = 0; j < NT / 2; j++) {
-      if (2 * j >= ntValid) continue;   // every key of this chunk is padding: P = 0
-      const unsigned int pa[4] = {pack_bf16x2(s[2 * j][0], s[2 * j][1]), pack_bf16x2(s[2 * j][2], s[2 * j][3]),
-                                  pack_bf16x2(s[2 * j + 1][0], s[2 * j + 1][1]), pack_bf16x2(s[2 * j + 1][2], s[2 * j + 1][3])};
-#pragma unroll
-      for (int dn = 0; dn < DH / 8; dn += 2) {
-        unsigned int bv[4];
-        ldmatrix_b_trans(bv, &vs[0][0], DH + TC_PAD, j * 16, dn * 8, lane);
-        mma_16816(o[dn], pa, bv[0], bv[1]);
-        mma_16816(o[dn + 1], pa, bv[2], bv[3]);
-      }
-    }
+    __syncthreads();   // buffer `cur` is refilled by the next iteration's prefetch
   }
   l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
   l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
@@ -499,25 +525,37 @@ __device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restri
 }
 
 /// dK, dV: each warp owns 16 keys (K, V rows as A fragments); query tiles stream through
-/// shared memory. S^T = K Q^T, dP^T = V dO^T, P^T = exp(scale S^T - lse), dS^T = P^T (dP^T - delta),
+/// shared memory (double-buffered, cp.async), in two halves of 32 queries to save registers.
+/// S^T = K Q^T, dP^T = V dO^T, P^T = exp(scale S^T - lse), dS^T = P^T (dP^T - delta),
 /// dV += P^T dO, dK += scale dS^T Q.
 template <int DH, int WARPS>
 __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __restrict__ qkv, const float* lse,
                                                               const float* delta, const bf16_t* __restrict__ gout,
                                                               void* gqkv, int gqdt, int seq, int heads, float scale) {
-  constexpr int NT = TC_TILE / 8;
-  __shared__ alignas(16) bf16_t qs[TC_TILE][DH + TC_PAD];
-  __shared__ alignas(16) bf16_t dos[TC_TILE][DH + TC_PAD];
-  __shared__ float lses[TC_TILE], dels[TC_TILE];
+  constexpr int NH = TC_TILE / 16;   // 8-query slices per half tile (4)
+  __shared__ alignas(16) bf16_t qs[2][TC_TILE][DH + TC_PAD];
+  __shared__ alignas(16) bf16_t dos[2][TC_TILE][DH + TC_PAD];
+  __shared__ float lses[2][TC_TILE], dels[2][TC_TILE];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
   const i64 stride = 3LL * heads * DH, ostride = (i64)heads * DH;
   const bf16_t* base = qkv + (i64)b * seq * stride;
+  const bf16_t* qbase = base + (i64)h * DH;
   const bf16_t* gbase = gout + (i64)b * seq * ostride + (i64)h * DH;
   const float* lrow = lse + (i64)bh * seq;
   const float* drow = delta + (i64)bh * seq;
   const int r0 = blockIdx.x * (WARPS * 16) + warp * 16 + g;
   const bool warpActive = blockIdx.x * (WARPS * 16) + warp * 16 < seq;   // warp-uniform
+  const int tiles = (seq + TC_TILE - 1) / TC_TILE;
+
+  load_tile_async<DH>(qs[0], qbase, stride, 0, seq);
+  load_tile_async<DH>(dos[0], gbase, ostride, 0, seq);
+  cp_async_commit();
+  if (threadIdx.x < TC_TILE) {
+    const int q = threadIdx.x;
+    lses[0][q] = q < seq ? lrow[q] : HRM_INF;
+    dels[0][q] = q < seq ? drow[q] : 0.0f;
+  }
 
   unsigned int ka[DH / 16][4], va[DH / 16][4];
   load_a_rows<DH>(ka, base + (i64)(heads + h) * DH, stride, r0, seq, t);
@@ -529,56 +567,71 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
     for (int e = 0; e < 4; e++) { dk[dn][e] = 0.0f; dv[dn][e] = 0.0f; }
   }
 
-  for (int q0 = 0; q0 < seq; q0 += TC_TILE) {
+  for (int it = 0; it < tiles; it++) {
+    const int cur = it & 1, q0 = it * TC_TILE;
+    if (it + 1 < tiles) {
+      load_tile_async<DH>(qs[cur ^ 1], qbase, stride, q0 + TC_TILE, seq);
+      load_tile_async<DH>(dos[cur ^ 1], gbase, ostride, q0 + TC_TILE, seq);
+      if (threadIdx.x < TC_TILE) {
+        const int q = q0 + TC_TILE + threadIdx.x;
+        lses[cur ^ 1][threadIdx.x] = q < seq ? lrow[q] : HRM_INF;
+        dels[cur ^ 1][threadIdx.x] = q < seq ? drow[q] : 0.0f;
+      }
+    }
+    cp_async_commit();
+    cp_async_wait<1>();
     __syncthreads();
-    load_tile<DH>(qs, base + (i64)h * DH, stride, q0, seq);
-    load_tile<DH>(dos, gbase, ostride, q0, seq);
-    if (threadIdx.x < TC_TILE) {
-      const int q = q0 + threadIdx.x;
-      lses[threadIdx.x] = q < seq ? lrow[q] : HRM_INF;
-      dels[threadIdx.x] = q < seq ? drow[q] : 0.0f;
-    }
-    __syncthreads();
-    if (!warpActive) continue;
-    const int ntValid = min(NT, (seq - q0 + 7) / 8);   // 8-query slices holding a real query
-
-    float st[NT][4], dpt[NT][4];
+    if (warpActive) {
+      const int ntValid = min(TC_TILE / 8, (seq - q0 + 7) / 8);   // 8-query slices holding a real query
 #pragma unroll
-    for (int nt = 0; nt < NT; nt++) {
+      for (int half = 0; half < 2; half++) {
+        if (half * NH >= ntValid) continue;
+        float st[NH][4], dpt[NH][4];
 #pragma unroll
-      for (int e = 0; e < 4; e++) { st[nt][e] = 0.0f; dpt[nt][e] = 0.0f; }
-      if (nt >= ntValid) continue;
+        for (int i = 0; i < NH; i++) {
+          const int nt = half * NH + i;
 #pragma unroll
-      for (int kc = 0; kc < DH / 16; kc++) {
-        mma_16816(st[nt], ka[kc], ld_pair(&qs[nt * 8 + g][kc * 16 + 2 * t]), ld_pair(&qs[nt * 8 + g][kc * 16 + 8 + 2 * t]));
-        mma_16816(dpt[nt], va[kc], ld_pair(&dos[nt * 8 + g][kc * 16 + 2 * t]), ld_pair(&dos[nt * 8 + g][kc * 16 + 8 + 2 * t]));
+          for (int e = 0; e < 4; e++) { st[i][e] = 0.0f; dpt[i][e] = 0.0f; }
+          if (nt >= ntValid) continue;
+#pragma unroll
+          for (int kc = 0; kc < DH / 16; kc++) {
+            mma_16816(st[i], ka[kc], ld_pair(&qs[cur][nt * 8 + g][kc * 16 + 2 * t]),
+                      ld_pair(&qs[cur][nt * 8 + g][kc * 16 + 8 + 2 * t]));
+            mma_16816(dpt[i], va[kc], ld_pair(&dos[cur][nt * 8 + g][kc * 16 + 2 * t]),
+                      ld_pair(&dos[cur][nt * 8 + g][kc * 16 + 8 + 2 * t]));
+          }
+#pragma unroll
+          for (int e = 0; e < 4; e++) {
+            const int qc = nt * 8 + 2 * t + (e & 1);
+            const float p = expf(st[i][e] * scale - lses[cur][qc]);
+            dpt[i][e] = p * (dpt[i][e] - dels[cur][qc]);
+            st[i][e] = p;
+          }
+        }
+#pragma unroll
+        for (int jj = 0; jj < NH / 2; jj++) {
+          const int j = half * (NH / 2) + jj;   // 16-query chunk within the tile
+          if (2 * j >= ntValid) continue;        // every query of this chunk is padding: P = dS = 0
+          const unsigned int pa[4] = {pack_bf16x2(st[2 * jj][0], st[2 * jj][1]), pack_bf16x2(st[2 * jj][2], st[2 * jj][3]),
+                                      pack_bf16x2(st[2 * jj + 1][0], st[2 * jj + 1][1]),
+                                      pack_bf16x2(st[2 * jj + 1][2], st[2 * jj + 1][3])};
+          const unsigned int da[4] = {pack_bf16x2(dpt[2 * jj][0], dpt[2 * jj][1]), pack_bf16x2(dpt[2 * jj][2], dpt[2 * jj][3]),
+                                      pack_bf16x2(dpt[2 * jj + 1][0], dpt[2 * jj + 1][1]),
+                                      pack_bf16x2(dpt[2 * jj + 1][2], dpt[2 * jj + 1][3])};
+#pragma unroll
+          for (int dn = 0; dn < DH / 8; dn += 2) {
+            unsigned int bo[4], bq[4];
+            ldmatrix_b_trans(bo, &dos[cur][0][0], DH + TC_PAD, j * 16, dn * 8, lane);
+            ldmatrix_b_trans(bq, &qs[cur][0][0], DH + TC_PAD, j * 16, dn * 8, lane);
+            mma_16816(dv[dn], pa, bo[0], bo[1]);
+            mma_16816(dv[dn + 1], pa, bo[2], bo[3]);
+            mma_16816(dk[dn], da, bq[0], bq[1]);
+            mma_16816(dk[dn + 1], da, bq[2], bq[3]);
+          }
+        }
       }
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const int qc = nt * 8 + 2 * t + (e & 1);
-        const float p = expf(st[nt][e] * scale - lses[qc]);
-        dpt[nt][e] = p * (dpt[nt][e] - dels[qc]);
-        st[nt][e] = p;
-      }
     }
-#pragma unroll
-    for (int j = 0; j < NT / 2; j++) {
-      if (2 * j >= ntValid) continue;   // every query of this chunk is padding: P = dS = 0
-      const unsigned int pa[4] = {pack_bf16x2(st[2 * j][0], st[2 * j][1]), pack_bf16x2(st[2 * j][2], st[2 * j][3]),
-                                  pack_bf16x2(st[2 * j + 1][0], st[2 * j + 1][1]), pack_bf16x2(st[2 * j + 1][2], st[2 * j + 1][3])};
-      const unsigned int da[4] = {pack_bf16x2(dpt[2 * j][0], dpt[2 * j][1]), pack_bf16x2(dpt[2 * j][2], dpt[2 * j][3]),
-                                  pack_bf16x2(dpt[2 * j + 1][0], dpt[2 * j + 1][1]), pack_bf16x2(dpt[2 * j + 1][2], dpt[2 * j + 1][3])};
-#pragma unroll
-      for (int dn = 0; dn < DH / 8; dn += 2) {
-        unsigned int bo[4], bq[4];
-        ldmatrix_b_trans(bo, &dos[0][0], DH + TC_PAD, j * 16, dn * 8, lane);
-        ldmatrix_b_trans(bq, &qs[0][0], DH + TC_PAD, j * 16, dn * 8, lane);
-        mma_16816(dv[dn], pa, bo[0], bo[1]);
-        mma_16816(dv[dn + 1], pa, bo[2], bo[3]);
-        mma_16816(dk[dn], da, bq[0], bq[1]);
-        mma_16816(dk[dn + 1], da, bq[2], bq[3]);
-      }
-    }
+    __syncthreads();   // buffer `cur` is refilled by the next iteration's prefetch
   }
   const i64 obase = (i64)b * seq * stride;
   store_c_rows<DH>(gqkv, gqdt, obase + (i64)(heads + h) * DH, stride, dk, r0, seq, t, scale, scale);
@@ -586,20 +639,27 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
 }
 
 /// dQ: each warp owns 16 queries (Q, dO rows as A fragments); key tiles stream through shared
-/// memory. S = Q K^T, dP = dO V^T, dS = P (dP - delta), dQ += scale dS K.
+/// memory (double-buffered, cp.async). S = Q K^T, dP = dO V^T, dS = P (dP - delta), dQ += scale dS K.
 template <int DH, int WARPS>
 __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __restrict__ qkv, const float* lse,
                                                              const float* delta, const bf16_t* __restrict__ gout,
                                                              void* gqkv, int gqdt, int seq, int heads, float scale) {
   constexpr int NT = TC_TILE / 8;
-  __shared__ alignas(16) bf16_t ks[TC_TILE][DH + TC_PAD];
-  __shared__ alignas(16) bf16_t vs[TC_TILE][DH + TC_PAD];
+  __shared__ alignas(16) bf16_t ks[2][TC_TILE][DH + TC_PAD];
+  __shared__ alignas(16) bf16_t vs[2][TC_TILE][DH + TC_PAD];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
   const i64 stride = 3LL * heads * DH, ostride = (i64)heads * DH;
   const bf16_t* base = qkv + (i64)b * seq * stride;
+  const bf16_t* kbase = base + (i64)(heads + h) * DH;
+  const bf16_t* vbase = base + (i64)(2 * heads + h) * DH;
   const int r0 = blockIdx.x * (WARPS * 16) + warp * 16 + g, r1 = r0 + 8;
   const bool warpActive = blockIdx.x * (WARPS * 16) + warp * 16 < seq;   // warp-uniform
+  const int tiles = (seq + TC_TILE - 1) / TC_TILE;
+
+  load_tile_async<DH>(ks[0], kbase, stride, 0, seq);
+  load_tile_async<DH>(vs[0], vbase, stride, 0, seq);
+  cp_async_commit();
 
   unsigned int qa[DH / 16][4], doa[DH / 16][4];
   load_a_rows<DH>(qa, base + (i64)h * DH, stride, r0, seq, t);
@@ -612,45 +672,52 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
 #pragma unroll
   for (int dn = 0; dn < DH / 8; dn++) { dq[dn][0] = 0.0f; dq[dn][1] = 0.0f; dq[dn][2] = 0.0f; dq[dn][3] = 0.0f; }
 
-  for (int k0 = 0; k0 < seq; k0 += TC_TILE) {
+  for (int it = 0; it < tiles; it++) {
+    const int cur = it & 1, k0 = it * TC_TILE;
+    if (it + 1 < tiles) {
+      load_tile_async<DH>(ks[cur ^ 1], kbase, stride, k0 + TC_TILE, seq);
+      load_tile_async<DH>(vs[cur ^ 1], vbase, stride, k0 + TC_TILE, seq);
+    }
+    cp_async_commit();
+    cp_async_wait<1>();
     __syncthreads();
-    load_tile<DH>(ks, base + (i64)(heads + h) * DH, stride, k0, seq);
-    load_tile<DH>(vs, base + (i64)(2 * heads + h) * DH, stride, k0, seq);
-    __syncthreads();
-    if (!warpActive) continue;
-    const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key slices holding a real key
-
-    float s[NT][4], dp[NT][4];
+    if (warpActive) {
+      const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key slices holding a real key
+      float s[NT][4], dp[NT][4];
 #pragma unroll
-    for (int nt = 0; nt < NT; nt++) {
+      for (int nt = 0; nt < NT; nt++) {
 #pragma unroll
-      for (int e = 0; e < 4; e++) { s[nt][e] = 0.0f; dp[nt][e] = 0.0f; }
-      if (nt >= ntValid) continue;
+        for (int e = 0; e < 4; e++) { s[nt][e] = 0.0f; dp[nt][e] = 0.0f; }
+        if (nt >= ntValid) continue;
 #pragma unroll
-      for (int kc = 0; kc < DH / 16; kc++) {
-        mma_16816(s[nt], qa[kc], ld_pair(&ks[nt * 8 + g][kc * 16 + 2 * t]), ld_pair(&ks[nt * 8 + g][kc * 16 + 8 + 2 * t]));
-        mma_16816(dp[nt], doa[kc], ld_pair(&vs[nt * 8 + g][kc * 16 + 2 * t]), ld_pair(&vs[nt * 8 + g][kc * 16 + 8 + 2 * t]));
+        for (int kc = 0; kc < DH / 16; kc++) {
+          mma_16816(s[nt], qa[kc], ld_pair(&ks[cur][nt * 8 + g][kc * 16 + 2 * t]),
+                    ld_pair(&ks[cur][nt * 8 + g][kc * 16 + 8 + 2 * t]));
+          mma_16816(dp[nt], doa[kc], ld_pair(&vs[cur][nt * 8 + g][kc * 16 + 2 * t]),
+                    ld_pair(&vs[cur][nt * 8 + g][kc * 16 + 8 + 2 * t]));
+        }
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          const int key = k0 + nt * 8 + 2 * t + (e & 1);
+          const float p = key < seq ? expf(s[nt][e] * scale - (e < 2 ? lse0 : lse1)) : 0.0f;
+          s[nt][e] = p * (dp[nt][e] - (e < 2 ? del0 : del1));
+        }
       }
 #pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const int key = k0 + nt * 8 + 2 * t + (e & 1);
-        const float p = key < seq ? expf(s[nt][e] * scale - (e < 2 ? lse0 : lse1)) : 0.0f;
-        s[nt][e] = p * (dp[nt][e] - (e < 2 ? del0 : del1));
+      for (int j = 0; j < NT / 2; j++) {
+        if (2 * j >= ntValid) continue;   // every key of this chunk is padding: dS = 0
+        const unsigned int da[4] = {pack_bf16x2(s[2 * j][0], s[2 * j][1]), pack_bf16x2(s[2 * j][2], s[2 * j][3]),
+                                    pack_bf16x2(s[2 * j + 1][0], s[2 * j + 1][1]), pack_bf16x2(s[2 * j + 1][2], s[2 * j + 1][3])};
+#pragma unroll
+        for (int dn = 0; dn < DH / 8; dn += 2) {
+          unsigned int bk[4];
+          ldmatrix_b_trans(bk, &ks[cur][0][0], DH + TC_PAD, j * 16, dn * 8, lane);
+          mma_16816(dq[dn], da, bk[0], bk[1]);
+          mma_16816(dq[dn + 1], da, bk[2], bk[3]);
+        }
       }
     }
-#pragma unroll
-    for (int j = 0; j < NT / 2; j++) {
-      if (2 * j >= ntValid) continue;   // every key of this chunk is padding: dS = 0
-      const unsigned int da[4] = {pack_bf16x2(s[2 * j][0], s[2 * j][1]), pack_bf16x2(s[2 * j][2], s[2 * j][3]),
-                                  pack_bf16x2(s[2 * j + 1][0], s[2 * j + 1][1]), pack_bf16x2(s[2 * j + 1][2], s[2 * j + 1][3])};
-#pragma unroll
-      for (int dn = 0; dn < DH / 8; dn += 2) {
-        unsigned int bk[4];
-        ldmatrix_b_trans(bk, &ks[0][0], DH + TC_PAD, j * 16, dn * 8, lane);
-        mma_16816(dq[dn], da, bk[0], bk[1]);
-        mma_16816(dq[dn + 1], da, bk[2], bk[3]);
-      }
-    }
+    __syncthreads();   // buffer `cur` is refilled by the next iteration's prefetch
   }
   store_c_rows<DH>(gqkv, gqdt, (i64)b * seq * stride + (i64)h * DH, stride, dq, r0, seq, t, scale, scale);
 }
