@@ -252,10 +252,12 @@ extension CUDABackend {
     return tensors.allSatisfy { $0.dtype == .bf16 && $0.devicePointer % 16 == 0 }
   }
 
-  /// Warps per block of the tensor-core kernels: 8 (128 rows, one block per head) for
-  /// 64 < T <= 128, so short sequences load each K/V tile once; 4 otherwise.
-  func tensorCoreWarps(_ seq: Int) -> Int {
+  /// Warps per block of the tensor-core kernels. Forward: 8 (128 rows, one block per head)
+  /// for 64 < T <= 128, else 4. Backward: 4 (its kernels use ~140-200 registers, so 8-warp
+  /// blocks fit once per SM; measured 0.43 vs 0.51 ms at B384 T82, docs/perf-cuda.md run 5).
+  func tensorCoreWarps(_ seq: Int, backward: Bool = false) -> Int {
     if let w = attentionWarps, w == 4 || w == 8 { return w }
+    if backward { return 4 }
     return seq > 64 && seq <= 128 ? 8 : 4
   }
 
@@ -290,7 +292,7 @@ extension CUDABackend {
     if attentionUsesTensorCores(qkv, gradOut) {
       let args: [KernelArg] = [p(qkv), p(lse), .ptr(delta.address), p(gradOut), p(gradQKV), d(gradQKV),
                                n32(seq), n32(heads), .f32(scale)]
-      let w = tensorCoreWarps(seq)
+      let w = tensorCoreWarps(seq, backward: true)
       let tcGrid = ((seq + 16 * w - 1) / (16 * w), batch * heads, 1)
       launch("attention.cu", "attention_backward_kv_tc_\(v)_w\(w)", grid: tcGrid, block: (32 * w, 1, 1), args)
       launch("attention.cu", "attention_backward_q_tc_\(v)_w\(w)", grid: tcGrid, block: (32 * w, 1, 1), args)

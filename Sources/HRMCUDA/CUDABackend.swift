@@ -70,6 +70,11 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   private var allocatedBytes = 0
   private var modules: [String: OpaquePointer] = [:]
   private var functions: [String: OpaquePointer] = [:]
+  /// Kernel files loaded so far from the disk cache / compiled by NVRTC.
+  public private(set) var kernelFilesFromCache = 0
+  public private(set) var kernelFilesCompiled = 0
+  /// Where compiled kernels are cached (nil: no cache).
+  public var kernelCacheDirectory: String? { compiler.cacheDirectory?.path }
 
   // cuBLASLt state (guarded by `lock`).
   var cublasLt: CublasLtAPI?
@@ -305,7 +310,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     lock.lock()
     if let m = modules[file] { lock.unlock(); return m }
     lock.unlock()
-    let image = try compiler.binary(for: file)
+    let (image, cached) = try compiler.binary(for: file)
+    lock.lock()
+    if cached { kernelFilesFromCache += 1 } else { kernelFilesCompiled += 1 }
+    lock.unlock()
     makeCurrent()
     var module: OpaquePointer?
     let status = image.withUnsafeBytes { driver.cuModuleLoadData(&module, $0.baseAddress!) }

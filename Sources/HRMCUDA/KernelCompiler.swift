@@ -64,8 +64,9 @@ struct KernelCompiler {
     return SHA256.hex(text)
   }
 
-  /// The binary image (cubin, or NUL-terminated PTX) of an embedded kernel file.
-  func binary(for fileName: String) throws -> [UInt8] {
+  /// The binary image (cubin, or NUL-terminated PTX) of an embedded kernel file, and whether
+  /// it came from the disk cache.
+  func binary(for fileName: String) throws -> (image: [UInt8], cached: Bool) {
     guard let source = CUDAKernelSources.source(named: fileName) else {
       throw HRMError("CUDA kernel source \(fileName) is not embedded in this binary")
     }
@@ -73,7 +74,7 @@ struct KernelCompiler {
     let ext = emitCubin ? "cubin" : "ptx"
     let cacheFile = cacheDirectory?.appendingPathComponent("\(key).\(ext)")
     if let file = cacheFile, let data = FileManager.default.contents(atPath: file.path), !data.isEmpty {
-      return [UInt8](data)
+      return ([UInt8](data), true)
     }
     let image = try compile(fileName: fileName, source: source)
     if let file = cacheFile {
@@ -86,7 +87,7 @@ struct KernelCompiler {
         // Best effort only.
       }
     }
-    return image
+    return (image, false)
   }
 
   /// Runs NVRTC; on a compile error the error message carries the full compiler log.

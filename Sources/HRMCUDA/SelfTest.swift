@@ -23,6 +23,15 @@ public struct SelfTestResult: Sendable {
   public let passed: Bool
   /// Which output failed, NaN counts, and similar details.
   public let note: String
+
+  public init(op: String, variant: String, error: Double, tolerance: Double, passed: Bool, note: String) {
+    self.op = op
+    self.variant = variant
+    self.error = error
+    self.tolerance = tolerance
+    self.passed = passed
+    self.note = note
+  }
 }
 
 /// The self-test harness, generic over any two backends.
