@@ -113,8 +113,9 @@ public enum Autodiff {
 }
 
 extension Tensor {
-  /// Reshape that never touches the tape (used inside backward closures).
-  func reshapedRaw(_ newShape: [Int]) -> Tensor {
+  /// Reshape that never touches the tape: for tensors without gradient (ids, masks,
+  /// carries) and inside backward closures.
+  public func reshapedRaw(_ newShape: [Int]) -> Tensor {
     Tensor(buffer: buffer, offset: offset, shape: newShape, dtype: dtype)
   }
 }

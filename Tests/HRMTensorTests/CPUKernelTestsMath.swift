@@ -49,4 +49,34 @@ final class CPUKernelTestsMath: XCTestCase {
       XCTAssertEqual(Double(sum), ref.reduce(0, +), accuracy: 1e-6 * Double(n), "expShifted sum n\(n)")
     }
   }
+
+  func testAtan2NonNegativeMatchesDouble() {
+    var rng = HRMRandom(seed: 72)
+    var worst = 0.0
+    for _ in 0..<4000 {
+      var y = SIMD8<Float>(), x = SIMD8<Float>()
+      for l in 0..<8 {
+        // Magnitudes from 1e-20 to 1e20 on both sides, so ratios cover every reduction branch.
+        y[l] = Float((rng.uniform() < 0.5 ? -1 : 1) * pow(10, 40 * rng.uniform() - 20))
+        x[l] = Float(pow(10, 40 * rng.uniform() - 20))
+        if l == 7 { x[l] = abs(y[l]) * Float(rng.uniform() * 2) }  // ratios near 1
+      }
+      let got = HostMath.atan2NonNegative8(y, x)
+      for l in 0..<8 {
+        let ref = atan2(Double(y[l]), Double(x[l]))
+        worst = max(worst, abs(Double(got[l]) - ref) / max(abs(ref), 1e-30))
+      }
+    }
+    // Cephes' atanf reduction: about 2 ulp (2⁻²² ≈ 2.4e-7) relative, like CUDA's atan2f.
+    XCTAssertLessThan(worst, 3e-7)
+    let e = HostMath.atan2NonNegative8(SIMD8<Float>(0, -0.0, 1, -.infinity, .infinity, .nan, 3, -2),
+                                       SIMD8<Float>(0, 0, 0, 1, .infinity, 1, .nan, 2))
+    XCTAssertEqual(e[0].bitPattern, Float(0).bitPattern, "atan2(0, 0) = +0")
+    XCTAssertEqual(e[1].bitPattern, Float(-0.0).bitPattern, "atan2(-0, 0) = -0")
+    XCTAssertEqual(e[2], .pi / 2)
+    XCTAssertEqual(e[3], -.pi / 2)
+    XCTAssertEqual(e[4], .pi / 4, accuracy: 1e-7)
+    XCTAssertTrue(e[5].isNaN && e[6].isNaN)
+    XCTAssertEqual(e[7], -.pi / 4, accuracy: 1e-7)
+  }
 }

@@ -1,16 +1,85 @@
-// GEMM.swift: single-precision matrix multiply for the CPU backend.
-// (Placeholder: a plain triple loop; the blocked SIMD version replaces it.)
+// GEMM.swift: single-precision matrix multiply (SGEMM) for the CPU backend, in pure Swift.
+//
+// Design (the classic Goto/BLIS blocking, see docs/perf-cpu.md for measurements):
+//
+//   for jc in N by NC:                       B block  [KC x NC]  packed, lives in L3
+//     for pc in K by KC:
+//       pack op(B)[pc.., jc..] into NR-wide column slivers  (Bp)
+//       for ic in M by MC:                   A block  [MC x KC]  packed, lives in L2
+//         pack op(A)[ic.., pc..] into MR-tall row slivers   (Ap)
+//         for jr in NC by NR:                B sliver [KC x NR]  stays in L1
+//           for ir in MC by MR:
+//             micro-kernel: C[ir.., jr..] (+)= Ap sliver * Bp sliver   (6 x 16 register tile)
+//
+// The micro-kernel keeps a 6x16 tile of C in twelve SIMD8<Float> accumulators (12 of the 16
+// ymm registers), loads two 8-wide vectors of B and broadcasts one element of A per row per
+// k step: 12 vfmadd231ps per 2 loads + 6 broadcasts. Packing handles the four transpose
+// combinations and zero-pads edge slivers, so the kernel never sees a transpose or a ragged
+// edge; edge tiles are computed into a small scratch tile and copied out.
+//
+// Threads: the output is cut into contiguous bands of whole 6-row (or 16-column) tiles, one
+// band per thread, and each thread runs the blocked loop above on its band with its own
+// packing buffers. No two threads write the same element of C and the k-order of every
+// sum is fixed by K alone (KC split, then sequential FMAs), so the result is bit-identical
+// for any thread count or schedule.
+
+import Foundation
 
 public enum CPUGEMM {
+  // MARK: - Blocking parameters (measured on Zen 4, see docs/perf-cpu.md)
+
+  /// Rows of the register tile.
+  static let mr = 6
+  /// Columns of the register tile (two SIMD8 vectors).
+  static let nr = 16
+  /// Largest K block: the KC x NR sliver of B (16 KiB at 256) stays in the 32 KiB L1.
+  static let kcMax = Int(ProcessInfo.processInfo.environment["KC"] ?? "512")!
+  /// Largest M block (multiple of mr): the MC x KC block of A stays in L2.
+  static let mcMax = Int(ProcessInfo.processInfo.environment["MC"] ?? "96")!
+  /// Largest N block (multiple of nr): the KC x NC block of B stays in L3.
+  static let ncMax = Int(ProcessInfo.processInfo.environment["NC"] ?? "4096")!
+  /// Problems below this many multiply-adds run on the calling thread only.
+  static let parallelThreshold = 1 << 18
+  /// Packed B panels smaller than this (floats) are packed by the calling thread alone.
+  static let parallelPackMin = 1 << 16
+  /// Budget (floats) for the packed B panel, which spans all of K: 8 MiB.
+  static let bPanelFloats = 1 << 21
+
+  // MARK: - Public entry points
+
   /// C = alpha * op(A) * op(B) + beta * C, row-major with leading dimensions.
   /// op(A) is [m, k]: A is [m, k] (lda >= k) or, when transA, [k, m] (lda >= m).
   /// op(B) is [k, n]: B is [k, n] (ldb >= n) or, when transB, [n, k] (ldb >= k).
   /// beta == 0 ignores C's old contents.
+  ///
+  /// Uses `CPUParallel.threadCount` threads; the result does not depend on it.
   public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    naive(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-          b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+          b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: CPUParallel.threadCount)
+  }
+
+  /// Same as `sgemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)` with an explicit
+  /// thread count (used by the benchmark). The result is bit-identical for every `threads`.
+  public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                           a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                           beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative size")
+    if m == 0 || n == 0 { return }
+    precondition(ldc >= n, "sgemm: ldc < n")
+    if k == 0 || alpha == 0 {
+      scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc)
+      return
+    }
+    precondition(lda >= (transA ? m : k), "sgemm: lda too small")
+    precondition(ldb >= (transB ? k : n), "sgemm: ldb too small")
+
+    var t = max(1, threads)
+    if m * n * k < parallelThreshold { t = 1 }
+    let d = Driver(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                   b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: t)
+    d.run()
   }
 
   /// Reference implementation (the oracle for the fast path).
@@ -28,6 +97,376 @@ public enum CPUGEMM {
         let old = beta == 0 ? 0 : beta * c[i * ldc + j]
         c[i * ldc + j] = alpha * acc + old
       }
+    }
+  }
+
+  // MARK: - Helpers
+
+  /// C = beta * C (zeros when beta == 0), for k == 0 or alpha == 0.
+  static func scaleC(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if beta == 1 { return }
+    for i in 0..<m {
+      let row = c + i * ldc
+      if beta == 0 {
+        row.update(repeating: 0, count: n)
+      } else {
+        for j in 0..<n { row[j] = beta * row[j] }
+      }
+    }
+  }
+
+  /// Splits `total` into `ceil(total / maxBlock)` nearly equal blocks, each rounded up to a
+  /// multiple of `multiple`; returns the block size.
+  @inline(__always)
+  static func blockSize(_ total: Int, max maxBlock: Int, multiple: Int) -> Int {
+    let count = (total + maxBlock - 1) / maxBlock
+    let even = (total + count - 1) / count
+    return min(maxBlock, (even + multiple - 1) / multiple * multiple)
+  }
+
+  /// One multiply: operands, blocking and the two-phase threaded loop.
+  struct Driver: @unchecked Sendable {
+    let transA: Bool, transB: Bool
+    let m: Int, n: Int, k: Int
+    let alpha: Float
+    let a: UnsafePointer<Float>, lda: Int
+    let b: UnsafePointer<Float>, ldb: Int
+    let beta: Float
+    let c: UnsafeMutablePointer<Float>, ldc: Int
+    let threads: Int
+
+    func run() {
+      let kcB = blockSize(k, max: kcMax, multiple: 1)
+      let mcB = blockSize(m, max: mcMax, multiple: mr)
+      // The packed B panel holds all of K, so cap its width to keep it in L3.
+      let ncCap = max(nr, min(ncMax, bPanelFloats / k / nr * nr))
+      let ncB = blockSize(n, max: ncCap, multiple: nr)
+      let bFloats = k * ncB
+      let perWorker = mcB * kcB + mr * nr  // packed A block + edge tile
+      let scratch = ScratchPool.take(floats: bFloats + threads * perWorker)
+      defer { ScratchPool.give(scratch) }
+      let bp = scratch.base
+
+      var jc = 0
+      while jc < n {
+        let nc = min(ncB, n - jc)
+        let slivers = (nc + nr - 1) / nr
+
+        // Phase 1: pack op(B)[:, jc..<jc+nc] for every K block; sliver ranges are split
+        // statically over the threads (each sliver is written by exactly one thread).
+        let packThreads = k * nc >= parallelPackMin ? min(threads, slivers) : 1
+        forEachWorker(packThreads) { w in
+          let per = (slivers + packThreads - 1) / packThreads
+          let s0 = min(slivers, w * per), s1 = min(slivers, s0 + per)
+          if s0 >= s1 { return }
+          var pc = 0
+          while pc < k {
+            let kc = min(kcB, k - pc)
+            packB(transB: transB, b: b, ldb: ldb, k0: pc, kc: kc, j0: jc + s0 * nr,
+                  nc: min(nc, s1 * nr) - s0 * nr, into: bp + pc * ncB + s0 * nr * kc)
+            pc += kc
+          }
+        }
+
+        // Phase 2: work items are (MC row block, column chunk) pairs, handed out in order to
+        // whichever thread is free. Each item owns its C elements and runs the whole K loop,
+        // so the arithmetic of every element is the same whichever thread does it.
+        let mBlocks = (m + mcB - 1) / mcB
+        var chunks = 1
+        if threads > 1 && mBlocks < 2 * threads { chunks = min(slivers, (2 * threads + mBlocks - 1) / mBlocks) }
+        let perChunk = (slivers + chunks - 1) / chunks
+        chunks = (slivers + perChunk - 1) / perChunk
+        let items = mBlocks * chunks
+        let queue = WorkCounter(count: items)
+        forEachWorker(min(threads, items)) { w in
+          let ap = bp + bFloats + w * perWorker
+          let tile = ap + mcB * kcB
+          while let item = queue.next() {
+            let ic = (item / chunks) * mcB
+            let mc = min(mcB, m - ic)
+            let s0 = (item % chunks) * perChunk
+            let s1 = min(slivers, s0 + perChunk)
+            var pc = 0
+            while pc < k {
+              let kc = min(kcB, k - pc)
+              let betaHere: Float = pc == 0 ? beta : 1
+              packA(transA: transA, a: a, lda: lda, i0: ic, mc: mc, k0: pc, kc: kc, into: ap)
+              let bBlock = bp + pc * ncB
+              for s in s0..<s1 {
+                let jr = s * nr
+                let nn = min(nr, nc - jr)
+                let bSliver = UnsafeRawPointer(bBlock + jr * kc)
+                let cCol = c + ic * ldc + jc + jr
+                var ir = 0
+                while ir < mc {
+                  let mm = min(mr, mc - ir)
+                  let aSliver = UnsafePointer(ap + ir * kc)
+                  let cTile = cCol + ir * ldc
+                  if mm == mr && nn == nr {
+                    CPUGEMM.kernel6x16(kc: kc, a: aSliver, b: bSliver, c: cTile, ldc: ldc,
+                                       alpha: alpha, beta: betaHere)
+                  } else {
+                    CPUGEMM.kernel6x16(kc: kc, a: aSliver, b: bSliver, c: tile, ldc: nr, alpha: 1, beta: 0)
+                    CPUGEMM.storeEdge(tile: tile, rows: mm, cols: nn, c: cTile, ldc: ldc,
+                                      alpha: alpha, beta: betaHere)
+                  }
+                  ir += mr
+                }
+              }
+              pc += kc
+            }
+          }
+        }
+        jc += nc
+      }
+    }
+  }
+
+  /// Runs body(0..<workers), on the calling thread alone when workers == 1.
+  @inline(__always)
+  static func forEachWorker(_ workers: Int, _ body: (Int) -> Void) {
+    if workers <= 1 { body(0); return }
+    DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+  }
+
+  // MARK: - Packing
+
+  /// Packs op(A)[i0..<i0+mc, k0..<k0+kc] into slivers of mr rows: sliver s holds
+  /// dst[s*mr*kc + p*mr + r] = op(A)[i0 + s*mr + r, k0 + p], zero past row mc.
+  static func packA(transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, mc: Int,
+                    k0: Int, kc: Int, into dst: UnsafeMutablePointer<Float>) {
+    var s = 0
+    while s < mc {
+      let rows = min(mr, mc - s)
+      let out = dst + s * kc
+      if !transA {
+        // Row r of the sliver is contiguous in A: copy it with stride mr.
+        for r in 0..<rows {
+          let src = a + (i0 + s + r) * lda + k0
+          var o = out + r
+          for p in 0..<kc { o.pointee = src[p]; o += mr }
+        }
+      } else {
+        // op(A)[i, p] = A[p, i]: for each p the sliver's rows are contiguous in A.
+        var src = a + k0 * lda + i0 + s
+        var o = out
+        if rows == mr {
+          for _ in 0..<kc {
+            o[0] = src[0]; o[1] = src[1]; o[2] = src[2]
+            o[3] = src[3]; o[4] = src[4]; o[5] = src[5]
+            o += mr; src += lda
+          }
+        } else {
+          for _ in 0..<kc {
+            for r in 0..<rows { o[r] = src[r] }
+            o += mr; src += lda
+          }
+        }
+      }
+      if rows < mr {
+        for p in 0..<kc { for r in rows..<mr { out[p * mr + r] = 0 } }
+      }
+      s += mr
+    }
+  }
+
+  /// Packs op(B)[k0..<k0+kc, j0..<j0+nc] into slivers of nr columns: sliver s holds
+  /// dst[s*nr*kc + p*nr + c] = op(B)[k0 + p, j0 + s*nr + c], zero past column nc.
+  static func packB(transB: Bool, b: UnsafePointer<Float>, ldb: Int, k0: Int, kc: Int,
+                    j0: Int, nc: Int, into dst: UnsafeMutablePointer<Float>) {
+    var s = 0
+    while s < nc {
+      let cols = min(nr, nc - s)
+      let out = dst + s * kc
+      if !transB {
+        // Each k row of the sliver is contiguous in B.
+        var src = b + k0 * ldb + j0 + s
+        var o = UnsafeMutableRawPointer(out)
+        if cols == nr {
+          for _ in 0..<kc {
+            let raw = UnsafeRawPointer(src)
+            o.storeBytes(of: raw.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+            o.storeBytes(of: raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self),
+                         toByteOffset: 32, as: SIMD8<Float>.self)
+            o += nr * 4; src += ldb
+          }
+        } else {
+          for p in 0..<kc {
+            let row = out + p * nr
+            for cc in 0..<cols { row[cc] = src[cc] }
+            for cc in cols..<nr { row[cc] = 0 }
+            src += ldb
+          }
+        }
+      } else {
+        // op(B)[p, j] = B[j, p]: column j of the sliver is contiguous in B.
+        for cc in 0..<cols {
+          let src = b + (j0 + s + cc) * ldb + k0
+          var o = out + cc
+          for p in 0..<kc { o.pointee = src[p]; o += nr }
+        }
+        if cols < nr {
+          for p in 0..<kc { for cc in cols..<nr { out[p * nr + cc] = 0 } }
+        }
+      }
+      s += nr
+    }
+  }
+
+  // MARK: - Micro-kernel
+
+  /// C[0..<6, 0..<16] = alpha * (Ap sliver x Bp sliver) + beta * C (beta == 0: C not read).
+  /// `a` is a packed 6-row sliver ([kc][6]), `b` a packed 16-column sliver ([kc][16],
+  /// 64-byte aligned).
+  @inline(never)
+  static func kernel6x16(kc: Int, a: UnsafePointer<Float>, b: UnsafeRawPointer,
+                         c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float) {
+    var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
+    var c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+    var c20 = SIMD8<Float>(), c21 = SIMD8<Float>()
+    var c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+    var c40 = SIMD8<Float>(), c41 = SIMD8<Float>()
+    var c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+    var pa = a
+    var pb = b
+    for _ in 0..<kc {
+      let b0 = pb.load(as: SIMD8<Float>.self)
+      let b1 = pb.load(fromByteOffset: 32, as: SIMD8<Float>.self)
+      var x = SIMD8<Float>(repeating: pa[0])
+      c00.addProduct(x, b0); c01.addProduct(x, b1)
+      x = SIMD8<Float>(repeating: pa[1])
+      c10.addProduct(x, b0); c11.addProduct(x, b1)
+      x = SIMD8<Float>(repeating: pa[2])
+      c20.addProduct(x, b0); c21.addProduct(x, b1)
+      x = SIMD8<Float>(repeating: pa[3])
+      c30.addProduct(x, b0); c31.addProduct(x, b1)
+      x = SIMD8<Float>(repeating: pa[4])
+      c40.addProduct(x, b0); c41.addProduct(x, b1)
+      x = SIMD8<Float>(repeating: pa[5])
+      c50.addProduct(x, b0); c51.addProduct(x, b1)
+      pa += mr
+      pb += nr * 4
+    }
+    let va = SIMD8<Float>(repeating: alpha)
+    if beta == 0 {
+      store(c, c00 * va, c01 * va)
+      store(c + ldc, c10 * va, c11 * va)
+      store(c + 2 * ldc, c20 * va, c21 * va)
+      store(c + 3 * ldc, c30 * va, c31 * va)
+      store(c + 4 * ldc, c40 * va, c41 * va)
+      store(c + 5 * ldc, c50 * va, c51 * va)
+    } else {
+      let vb = SIMD8<Float>(repeating: beta)
+      update(c, c00, c01, va, vb)
+      update(c + ldc, c10, c11, va, vb)
+      update(c + 2 * ldc, c20, c21, va, vb)
+      update(c + 3 * ldc, c30, c31, va, vb)
+      update(c + 4 * ldc, c40, c41, va, vb)
+      update(c + 5 * ldc, c50, c51, va, vb)
+    }
+  }
+
+  /// Stores 16 floats at c.
+  @inline(__always)
+  static func store(_ c: UnsafeMutablePointer<Float>, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>) {
+    let raw = UnsafeMutableRawPointer(c)
+    raw.storeBytes(of: lo, as: SIMD8<Float>.self)
+    raw.storeBytes(of: hi, toByteOffset: 32, as: SIMD8<Float>.self)
+  }
+
+  /// c[0..<16] = fma(alpha, acc, beta * c) — the same rounding as `storeEdge`.
+  @inline(__always)
+  static func update(_ c: UnsafeMutablePointer<Float>, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>,
+                     _ va: SIMD8<Float>, _ vb: SIMD8<Float>) {
+    let raw = UnsafeMutableRawPointer(c)
+    var o0 = raw.loadUnaligned(as: SIMD8<Float>.self) * vb
+    var o1 = raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) * vb
+    o0.addProduct(va, lo)
+    o1.addProduct(va, hi)
+    raw.storeBytes(of: o0, as: SIMD8<Float>.self)
+    raw.storeBytes(of: o1, toByteOffset: 32, as: SIMD8<Float>.self)
+  }
+
+  /// Copies the valid rows x cols corner of a 6x16 scratch tile into C with the same
+  /// arithmetic as the full-tile kernel store.
+  static func storeEdge(tile: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
+                        c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float) {
+    for r in 0..<rows {
+      let src = tile + r * nr
+      let dst = c + r * ldc
+      if beta == 0 {
+        for j in 0..<cols { dst[j] = alpha * src[j] }
+      } else {
+        for j in 0..<cols { dst[j] = (beta * dst[j]).addingProduct(alpha, src[j]) }
+      }
+    }
+  }
+}
+
+// MARK: - Scratch memory and work distribution
+
+/// Hands out item indices 0, 1, 2, ... to whichever thread asks first. Which thread computes
+/// an item never changes its result, so this keeps sgemm deterministic while letting a
+/// thread that is not slowed down by other processes take more of the work.
+final class WorkCounter: @unchecked Sendable {
+  private let lock = NSLock()
+  private var nextItem = 0
+  private let count: Int
+
+  init(count: Int) { self.count = count }
+
+  /// The next unclaimed item, or nil when all are taken.
+  func next() -> Int? {
+    lock.lock()
+    defer { lock.unlock() }
+    if nextItem >= count { return nil }
+    nextItem += 1
+    return nextItem - 1
+  }
+}
+
+/// A 64-byte aligned float buffer reused across calls (packing buffers are a few MiB;
+/// allocating them per call would cost page faults on every multiply).
+final class GEMMScratch: @unchecked Sendable {
+  let base: UnsafeMutablePointer<Float>
+  let floats: Int
+
+  init(floats: Int) {
+    self.floats = floats
+    base = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64)
+      .bindMemory(to: Float.self, capacity: floats)
+  }
+
+  deinit { base.deallocate() }
+}
+
+/// Lock-protected free list of scratch buffers, so concurrent sgemm calls never share one.
+enum ScratchPool {
+  private static let lock = NSLock()
+  nonisolated(unsafe) private static var free: [GEMMScratch] = []
+  /// Free buffers kept for reuse; more are released.
+  private static let keep = 8
+
+  /// A buffer of at least `floats` floats (reused when one is free and big enough).
+  static func take(floats: Int) -> GEMMScratch {
+    lock.lock()
+    if let i = free.firstIndex(where: { $0.floats >= floats }) {
+      let s = free.remove(at: i)
+      lock.unlock()
+      return s
+    }
+    lock.unlock()
+    return GEMMScratch(floats: floats)
+  }
+
+  /// Returns a buffer to the pool.
+  static func give(_ s: GEMMScratch) {
+    lock.lock()
+    defer { lock.unlock() }
+    free.append(s)
+    if free.count > keep {
+      // Drop the smallest so large problems keep their buffers.
+      if let i = free.indices.min(by: { free[$0].floats < free[$1].floats }) { free.remove(at: i) }
     }
   }
 }

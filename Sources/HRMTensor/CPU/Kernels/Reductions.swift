@@ -9,25 +9,33 @@ extension CPUBackend {
   /// Elements per block of a scalar reduction (fixed, so results do not depend on threads).
   static let reductionBlock = 4096
 
-  /// Σ_i term(i) for i in 0..<n in f64, blockwise as described above.
-  static func blockedSum(_ n: Int, _ term: (Int) -> Double) -> Double {
+  /// Σ over 0..<n in f64, blockwise as described above: `block(range)` returns the f64 sum of
+  /// one block (ranges are fixed `reductionBlock` windows, added in order).
+  static func blockedSum(_ n: Int, _ block: (Range<Int>) -> Double) -> Double {
     if n <= 0 { return 0 }
     let blocks = (n + reductionBlock - 1) / reductionBlock
-    if blocks == 1 {
-      var s = 0.0
-      for i in 0..<n { s += term(i) }
-      return s
-    }
+    if blocks == 1 { return block(0..<n) }
     let partial = UnsafeMutablePointer<Double>.allocate(capacity: blocks)
     defer { partial.deallocate() }
     CPUParallel.forEach(blocks, minPerThread: 8) { blk in
-      var s = 0.0
-      for i in (blk * reductionBlock)..<min(n, (blk + 1) * reductionBlock) { s += term(i) }
-      partial[blk] = s
+      partial[blk] = block((blk * reductionBlock)..<min(n, (blk + 1) * reductionBlock))
     }
     var total = 0.0
     for blk in 0..<blocks { total += partial[blk] }
     return total
+  }
+
+  /// Σ f(i) over `range` in f64 with four interleaved accumulators (a fixed order).
+  @inline(__always)
+  static func sum4(_ range: Range<Int>, _ f: (Int) -> Double) -> Double {
+    var (s0, s1, s2, s3) = (0.0, 0.0, 0.0, 0.0)
+    var i = range.lowerBound
+    while i + 4 <= range.upperBound {
+      s0 += f(i); s1 += f(i + 1); s2 += f(i + 2); s3 += f(i + 3)
+      i += 4
+    }
+    while i < range.upperBound { s0 += f(i); i += 1 }
+    return (s0 + s1) + (s2 + s3)
   }
 
   /// Writes (or adds) a scalar into the one-element float tensor `out`.
@@ -40,7 +48,9 @@ extension CPUBackend {
 
   /// out [1] f32 (+)= Σ x (f64 accumulation).
   public func sum(_ x: Tensor, out: Tensor, accumulate: Bool) {
-    let total = HostF32.read(x) { px in CPUBackend.blockedSum(x.count) { Double(px[$0]) } }
+    let total = HostF32.read(x) { px in
+      CPUBackend.blockedSum(x.count) { r in CPUBackend.sum4(r) { Double(px[$0]) } }
+    }
     CPUBackend.storeScalar(total, into: out, accumulate: accumulate)
   }
 
@@ -48,7 +58,9 @@ extension CPUBackend {
   public func dot(_ a: Tensor, _ b: Tensor, out: Tensor, accumulate: Bool) {
     precondition(a.count == b.count, "dot: \(a.shape) vs \(b.shape)")
     let total = HostF32.read(a) { pa in
-      HostF32.read(b) { pb in CPUBackend.blockedSum(a.count) { Double(pa[$0]) * Double(pb[$0]) } }
+      HostF32.read(b) { pb in
+        CPUBackend.blockedSum(a.count) { r in CPUBackend.sum4(r) { Double(pa[$0]) * Double(pb[$0]) } }
+      }
     }
     CPUBackend.storeScalar(total, into: out, accumulate: accumulate)
   }
@@ -56,7 +68,7 @@ extension CPUBackend {
   /// out [1] f32 (+)= Σ x² (f64 accumulation).
   public func sumOfSquares(_ x: Tensor, out: Tensor, accumulate: Bool) {
     let total = HostF32.read(x) { px in
-      CPUBackend.blockedSum(x.count) { let v = Double(px[$0]); return v * v }
+      CPUBackend.blockedSum(x.count) { r in CPUBackend.sum4(r) { let v = Double(px[$0]); return v * v } }
     }
     CPUBackend.storeScalar(total, into: out, accumulate: accumulate)
   }

@@ -3,6 +3,7 @@
 // gateUp [N, 2I] holds the gate in its first I columns and up in its last I.
 //   forward   out = silu(g)·u, silu(g) = g·σ(g)
 //   backward  dg = dout·u·σ(g)·(1 + g·(1 − σ(g))), du = dout·silu(g)
+// σ comes from the eight-lane exponential (HostMath.sigmoid8); tails use the same function.
 
 #if canImport(Glibc)
 import Glibc
@@ -29,9 +30,16 @@ extension CPUBackend {
       HostF32.write(out, load: false) { po in
         CPUParallel.forEach(rows, minPerThread: max(1, CPUBackend.elementwiseGrain / (2 * inner))) { r in
           let g = px + r * 2 * inner, u = g + inner, o = po + r * inner
-          for j in 0..<inner {
+          var j = 0
+          while j + 8 <= inner {
+            let x = HostMath.load8(g + j)
+            HostMath.store8(x * HostMath.sigmoid8(x) * HostMath.load8(u + j), o + j)
+            j += 8
+          }
+          while j < inner {
             let x = g[j]
-            o[j] = x * CPUBackend.sigmoid(x) * u[j]
+            o[j] = x * HostMath.sigmoid(x) * u[j]
+            j += 1
           }
         }
       }
@@ -51,10 +59,19 @@ extension CPUBackend {
           CPUParallel.forEach(rows, minPerThread: max(1, CPUBackend.elementwiseGrain / (2 * inner))) { r in
             let g = px + r * 2 * inner, u = g + inner, dy = pg + r * inner
             let dg = pd + r * 2 * inner, du = dg + inner
-            for j in 0..<inner {
-              let x = g[j], s = CPUBackend.sigmoid(x), up = u[j], d = dy[j]
+            var j = 0
+            while j + 8 <= inner {
+              let x = HostMath.load8(g + j), s = HostMath.sigmoid8(x)
+              let up = HostMath.load8(u + j), d = HostMath.load8(dy + j)
+              HostMath.store8(d * up * s * (1 + x * (1 - s)), dg + j)
+              HostMath.store8(d * x * s, du + j)
+              j += 8
+            }
+            while j < inner {
+              let x = g[j], s = HostMath.sigmoid(x), up = u[j], d = dy[j]
               dg[j] = d * up * s * (1 + x * (1 - s))
               du[j] = d * x * s
+              j += 1
             }
           }
         }

@@ -1,0 +1,53 @@
+// BenchModelCommand.swift: `hrm bench model`, the time of a whole HRM training step (and
+// optionally an evaluation batch) on the CPU or a GPU.
+
+import ArgumentParser
+import Foundation
+import HRMModel
+import HRMTrain
+
+struct BenchModelCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "model",
+    abstract: "Time HRM training steps and evaluation batches (random data, warm-up, median of repeats).")
+
+  @Option(help: "Architecture: demo (the `hrm demo` model), tiny (hrm_tiny) or v1 (the reference's default).")
+  var arch = "demo"
+  @Option(help: "Rows per step.")
+  var batch = 64
+  @Option(help: "Grid tokens per row (81 Sudoku, 900 Maze/ARC).")
+  var seqLen = 81
+  @Option(help: "Vocabulary size.")
+  var vocab = 11
+  @Option(help: "Timed training steps.")
+  var repeats = 5
+  @Option(help: "Timed evaluation batches (0 = none).")
+  var evalRepeats = 0
+  @Option(help: "cpu or cuda.")
+  var device = "cpu"
+  @Flag(help: "Print JSON.")
+  var json = false
+
+  func run() throws {
+    var c: HRMConfig
+    switch arch {
+    case "v1": c = HRMConfig()
+    case "tiny": c = TrainConfig.tinyArch()
+    case "demo": c = DemoCommand.demoArch()
+    default: throw ValidationError("--arch must be demo, tiny or v1")
+    }
+    c.seqLen = seqLen
+    c.vocabSize = vocab
+    let backend = try DeviceChoice.backend(for: device)
+    let r = try ModelBench.run(arch: c, batch: batch, backend: backend, repeats: repeats, evalRepeats: evalRepeats)
+    if json {
+      let e = JSONEncoder()
+      e.outputFormatting = [.sortedKeys]
+      print(String(data: try e.encode(r), encoding: .utf8) ?? "")
+    } else {
+      print(String(format: "%@: arch %@, %d parameters, batch %d x %d tokens: train step %.1f ms (%.0f examples/s)",
+                   r.backend, arch, r.parameters, batch, seqLen, r.trainStepMs, r.examplesPerSecond))
+      if let e = r.evalBatchMs { print(String(format: "  evaluation batch (%d segments): %.1f ms", c.haltMaxSteps, e)) }
+    }
+  }
+}

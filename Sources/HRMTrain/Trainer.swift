@@ -1,0 +1,173 @@
+// Trainer.swift: the reference's training loop (pretrain.py) on one rank: sampler ->
+// ACT step with the loss head -> backward of loss / global batch -> sparse sign-SGD then
+// AdamATan2 with the shared lr schedule; evaluation on the test split every eval_interval
+// epochs with the reference's metrics.
+//
+// Not here: multi-GPU (one rank only for now) and full training-state checkpoints.
+
+import Foundation
+import HRMData
+import HRMModel
+import HRMSupport
+import HRMTensor
+
+/// Normalised metrics as the reference logs them.
+public struct LoggedMetrics: Sendable {
+  public var values: [String: Double]
+  public subscript(key: String) -> Double? { values[key] }
+
+  /// Train normalisation: keys ending in "loss" over the global batch, the rest over count.
+  public static func train(_ m: StepMetrics, globalBatch: Int) -> LoggedMetrics {
+    let c = max(m.count, 1), g = Double(globalBatch)
+    return LoggedMetrics(values: [
+      "count": m.count / c, "accuracy": m.accuracy / c, "exact_accuracy": m.exactAccuracy / c,
+      "q_halt_accuracy": m.qHaltAccuracy / c, "steps": m.steps / c, "lm_loss": m.lmLoss / g,
+      "q_halt_loss": m.qHaltLoss / g, "q_continue_loss": m.qContinueLoss / g,
+    ])
+  }
+
+  /// Eval normalisation: every key over the count.
+  public static func eval(_ m: StepMetrics) -> LoggedMetrics {
+    let c = max(m.count, 1)
+    return LoggedMetrics(values: [
+      "count": m.count, "accuracy": m.accuracy / c, "exact_accuracy": m.exactAccuracy / c,
+      "q_halt_accuracy": m.qHaltAccuracy / c, "steps": m.steps / c, "lm_loss": m.lmLoss / c,
+      "q_halt_loss": m.qHaltLoss / c,
+    ])
+  }
+}
+
+/// One training run.
+public final class Trainer {
+  public let config: TrainConfig
+  public let backend: Backend
+  public let trainSet: DatasetSplit
+  public let testSet: DatasetSplit?
+  public let model: HRMACT
+  public let store: ParameterStore
+  public let adam: AdamATan2
+  public let sparse: SparseSignSGD
+  public let totalSteps: Int
+  public private(set) var step = 0
+  var carry: ACTCarry?
+  var sampler: TrainSampler
+  /// Called after every training step with the step number and normalised metrics.
+  public var onStep: ((Int, LoggedMetrics) -> Void)?
+  /// Called after every evaluation.
+  public var onEval: ((Int, LoggedMetrics) -> Void)?
+
+  public init(config: TrainConfig, backend: Backend) throws {
+    try config.validate()
+    self.backend = backend
+    let train = try DatasetSplit.load(from: config.dataPath, split: "train")
+    let testPath = URL(fileURLWithPath: config.dataPath).appendingPathComponent("test/dataset.json").path
+    let test = FileManager.default.fileExists(atPath: testPath) ? try DatasetSplit.load(from: config.dataPath, split: "test") : nil
+    var arch = config.arch
+    arch.batchSize = config.globalBatchSize
+    arch.seqLen = train.metadata.seqLen
+    arch.vocabSize = train.metadata.vocabSize
+    arch.numPuzzleIdentifiers = train.metadata.numPuzzleIdentifiers
+    try arch.validate()
+    var resolved = config
+    resolved.arch = arch
+    self.config = resolved
+    self.trainSet = train
+    self.testSet = test
+    self.totalSteps = train.metadata.totalSteps(epochs: config.epochs, globalBatchSize: config.globalBatchSize)
+    if totalSteps < 1 {
+      throw HRMError("epochs=\(config.epochs) with global_batch_size=\(config.globalBatchSize) gives 0 training steps for \(train.metadata.totalGroups) groups: raise epochs or lower global_batch_size")
+    }
+    store = ParameterStore.initialize(arch, backend: backend, seed: UInt64(config.seed))
+    model = HRMACT(inner: try HRMInner(config: arch, parameters: store), lossKind: config.lossType,
+                   seed: UInt64(config.seed))
+    adam = AdamATan2(beta1: Float(config.beta1), beta2: Float(config.beta2), weightDecay: Float(config.weightDecay))
+    sparse = SparseSignSGD(weightDecay: Float(config.puzzleEmbWeightDecay))
+    sampler = try TrainSampler(split: train, seed: UInt64(config.seed), epochsPerIter: config.evalInterval ?? config.epochs,
+                               sharding: try BatchSharding(globalBatchSize: config.globalBatchSize))
+  }
+
+  /// Learning-rate multiplier schedule at `step` for a base rate.
+  public func learningRate(base: Double, step: Int) -> Double {
+    HRMModel.learningRate(step: step, base: base, warmupSteps: config.lrWarmupSteps, totalSteps: totalSteps,
+                          minRatio: config.lrMinRatio)
+  }
+
+  /// One optimiser step on `batch`; returns the step's summed metrics.
+  @discardableResult
+  public func trainStep(_ batch: Batch) -> StepMetrics {
+    step += 1
+    let b = batch.batchSize
+    if carry == nil { carry = model.initialCarry(batch: b) }
+    let device = DeviceBatch(inputs: batch.inputs, labels: batch.labels, puzzleIdentifiers: batch.puzzleIdentifiers,
+                             batch: b, seq: batch.seqLen, on: backend)
+    let tape = Tape()
+    var metrics = StepMetrics()
+    Autodiff.record(on: tape) {
+      let (next, out) = model.step(carry!, batch: device, training: true)
+      carry = next
+      let loss = model.loss(out, labels: next.data.labels)
+      tape.backward(loss.total, seed: Tensor([1 / Float(batch.effectiveSize)], shape: [1], on: backend))
+      metrics = model.metrics(loss, output: out, carry: next)
+    }
+    if let scratch = model.inner.puzzleScratch, store.contains("puzzle_emb.weights") {
+      sparse.step(table: store["puzzle_emb.weights"], ids: scratch.ids, rows: scratch.rows,
+                  lr: Float(learningRate(base: config.puzzleEmbLr, step: step)))
+      scratch.rows.grad = nil
+    }
+    adam.step(store, lr: Float(learningRate(base: config.lr, step: step)))
+    store.zeroGrad()
+    return metrics
+  }
+
+  /// Runs the whole schedule: iterations of eval_interval epochs, each followed by evaluation.
+  public func run() throws {
+    let iterations = config.epochs / (config.evalInterval ?? config.epochs)
+    var done = false
+    for _ in 0..<iterations where !done {
+      sampler.startIteration()
+      while let batch = sampler.next() {
+        if step >= totalSteps { done = true; break }
+        let m = trainStep(batch)
+        onStep?(step, LoggedMetrics.train(m, globalBatch: config.globalBatchSize))
+      }
+      if let eval = try evaluate() { onEval?(step, eval) }
+    }
+  }
+
+  /// Evaluates on the test split: every batch runs halt_max_steps ACT segments from a fresh
+  /// carry; the metrics of the last segment are summed over batches and divided by count.
+  public func evaluate(maxBatches: Int? = nil) throws -> LoggedMetrics? {
+    guard let test = testSet else { return nil }
+    var total = StepMetrics()
+    let limit = maxBatches ?? config.evalMaxBatches
+    var seen = 0
+    try Autodiff.withoutGradient {
+      for batch in TestBatches(split: test, sharding: try BatchSharding(globalBatchSize: config.globalBatchSize)) {
+        if let l = limit, seen >= l { break }
+        seen += 1
+        total = total + evaluateBatch(batch).metrics
+      }
+    }
+    return LoggedMetrics.eval(total)
+  }
+
+  /// Runs one test batch to the end (all rows halted) and returns the final predictions.
+  public func evaluateBatch(_ batch: Batch) -> (metrics: StepMetrics, predictions: [Int32], qHalt: [Float], steps: Int) {
+    let b = batch.batchSize
+    let device = DeviceBatch(inputs: batch.inputs, labels: batch.labels, puzzleIdentifiers: batch.puzzleIdentifiers,
+                             batch: b, seq: batch.seqLen, on: backend)
+    var carry = model.initialCarry(batch: b)
+    var segments = 0
+    var last: (ACTOutput, ACTLoss)? = nil
+    repeat {
+      let (next, out) = model.step(carry, batch: device, training: false)
+      carry = next
+      segments += 1
+      last = (out, model.loss(out, labels: next.data.labels))
+    } while segments < config.arch.haltMaxSteps && carry.halted.toInt32Array().contains(0)
+    let (out, loss) = last!
+    let preds = Tensor.empty([out.logits.count / config.arch.vocabSize], .i32, on: backend)
+    backend.argmax(out.logits.reshapedRaw([preds.count, config.arch.vocabSize]), out: preds)
+    return (model.metrics(loss, output: out, carry: carry), preds.toInt32Array(), out.qHalt.toArray(), segments)
+  }
+}

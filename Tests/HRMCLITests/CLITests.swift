@@ -1,0 +1,87 @@
+// CLITests.swift: the `hrm` command end to end, in process: dataset building, training on
+// the result, and the one-line errors bad input must produce.
+
+import ArgumentParser
+import Foundation
+import HRMCLI
+import HRMSupport
+import XCTest
+
+final class CLITests: XCTestCase {
+  var tmp: String!
+
+  override func setUp() {
+    tmp = NSTemporaryDirectory() + "hrm-cli-\(getpid())-\(UUID().uuidString)"
+    try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+  }
+
+  override func tearDown() { try? FileManager.default.removeItem(atPath: tmp) }
+
+  func run(_ args: [String]) throws {
+    var command = try HRMCommand.parseAsRoot(args)
+    try command.run()
+  }
+
+  func assertUserError(_ args: [String], mentions fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertThrowsError(try run(args), file: file, line: line) { error in
+      guard let e = error as? HRMError else { return XCTFail("not an HRMError: \(error)", file: file, line: line) }
+      XCTAssertFalse(e.message.contains("\n"), "one line: \(e.message)", file: file, line: line)
+      for f in fragments { XCTAssertTrue(e.message.contains(f), "'\(f)' missing in: \(e.message)", file: file, line: line) }
+    }
+  }
+
+  func testGenerateThenTrain() throws {
+    let data = tmp + "/sudoku"
+    try run(["dataset", "sudoku", "--generate", "24", "--test-size", "8", "--min-blanks", "2", "--max-blanks", "5",
+             "--output-dir", data])
+    for split in ["train", "test"] {
+      for file in ["dataset.json", "all__inputs.npy", "all__labels.npy", "all__puzzle_identifiers.npy",
+                   "all__puzzle_indices.npy", "all__group_indices.npy"] {
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(data)/\(split)/\(file)"), "\(split)/\(file)")
+      }
+    }
+    let ckpt = tmp + "/ckpt"
+    try run(["train", "data_path=\(data)", "epochs=2", "eval_interval=1", "global_batch_size=8",
+             "arch.hidden_size=32", "arch.num_heads=2", "arch.H_layers=1", "arch.L_layers=1", "arch.halt_max_steps=2",
+             "device=cpu", "checkpoint_path=\(ckpt)"])
+    XCTAssertTrue(FileManager.default.fileExists(atPath: ckpt + "/step_6.safetensors"), "final checkpoint (2 epochs x 3 batches)")
+  }
+
+  func testBadOverridesAndConfigs() {
+    assertUserError(["train", "lrr=1e-3"], mentions: ["'lrr'", "did you mean 'lr'"])
+    assertUserError(["train", "global_batch_size=many"], mentions: ["global_batch_size=many", "integer"])
+    assertUserError(["train", "arch.hidden_size=100", "arch.num_heads=8"], mentions: ["num_heads", "divisible"])
+    assertUserError(["train", "data_path=\(tmp!)/missing", "device=cpu"], mentions: ["missing"])
+  }
+
+  func testMalformedCSVNamesFileAndLine() throws {
+    let src = tmp + "/csv"
+    try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+    let good = "source,question,answer,rating\n"
+      + "t,..53.....8......2..7..1.5..4....53...1..7...6..32...8..6.5....9..4....3......97..,"
+      + "145327698839654127672918543496185372218473956753296481367542819984761235521839764,56\n"
+    try good.write(toFile: src + "/test.csv", atomically: true, encoding: .utf8)
+    try (good + "t,123,456\n").write(toFile: src + "/train.csv", atomically: true, encoding: .utf8)
+    let out = tmp + "/out"
+    assertUserError(["dataset", "sudoku", "--source-dir", src, "--output-dir", out], mentions: ["train.csv:3"])
+    XCTAssertFalse(FileManager.default.fileExists(atPath: out), "nothing is written on failure")
+  }
+
+  func testBrokenDatasetNamesTheProblem() throws {
+    let data = tmp + "/sudoku"
+    try run(["dataset", "sudoku", "--generate", "8", "--test-size", "4", "--max-blanks", "5", "--output-dir", data])
+    let meta = data + "/train/dataset.json"
+    let text = try String(contentsOfFile: meta, encoding: .utf8)
+    try text.replacingOccurrences(of: "\"seq_len\": 81, ", with: "").write(toFile: meta, atomically: true, encoding: .utf8)
+    assertUserError(["train", "data_path=\(data)", "device=cpu"], mentions: ["dataset.json", "seq_len"])
+  }
+
+  func testTrainHelpListsTheReferenceKeys() throws {
+    let train = try XCTUnwrap(HRMCommand.configuration.subcommands.first { $0.configuration.commandName == "train" })
+    let help = HRMCommand.helpMessage(for: train, columns: 200)
+    for key in ["data_path", "global_batch_size", "eval_interval", "puzzle_emb_lr", "arch.H_cycles",
+                "arch.halt_exploration_prob", "arch.loss.loss_type", "device"] {
+      XCTAssertTrue(help.contains(key), "--help should list \(key)")
+    }
+  }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class HRMCLITestsPlaceholder: XCTestCase {
-  func testNothingYet() { XCTAssertEqual(1 + 1, 2) }
-}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class HRMDataTestsPlaceholder: XCTestCase {
-  func testNothingYet() { XCTAssertEqual(1 + 1, 2) }
-}

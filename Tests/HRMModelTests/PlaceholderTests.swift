@@ -1,5 +1,0 @@
-import XCTest
-
-final class HRMModelTestsPlaceholder: XCTestCase {
-  func testNothingYet() { XCTAssertEqual(1 + 1, 2) }
-}
