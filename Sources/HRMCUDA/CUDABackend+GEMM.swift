@@ -105,6 +105,7 @@ extension CUDABackend {
     return p
   }
 
+  /// Row-major GEMM: cuBLASLt (f32 or bf16 operands, f32 accumulation), else the tiled kernel.
   public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
                    alpha: Float, _ a: Tensor, _ b: Tensor, beta: Float, _ c: Tensor) {
     precondition(a.dtype.isFloat && b.dtype.isFloat && c.dtype.isFloat, "gemm needs float tensors")

@@ -29,6 +29,7 @@ extension CUDABackend {
 
   // MARK: - Elementwise and data movement
 
+  /// Fills with cuMemsetD32/D16 (the value as f32, bf16 or truncated i32 bits).
   public func fill(_ t: Tensor, value: Float) {
     own(t)
     let n = t.count
@@ -46,6 +47,7 @@ extension CUDABackend {
     if debugSync { synchronize() }
   }
 
+  /// Device-to-device copy, or a conversion kernel when the dtypes differ.
   public func copy(_ src: Tensor, to dst: Tensor) {
     own(src, dst)
     precondition(src.count == dst.count, "copy of \(src.count) elements into \(dst.count)")
@@ -59,6 +61,7 @@ extension CUDABackend {
            [p(src), d(src), p(dst), d(dst), n64(n)])
   }
 
+  /// out = alpha*a + beta*b; 16-byte vectorised when all three are aligned bf16.
   public func addScaled(_ a: Tensor, alpha: Float, _ b: Tensor, beta: Float, out: Tensor) {
     own(a, b, out)
     precondition(a.count == b.count && a.count == out.count, "addScaled shapes \(a.shape) \(b.shape) \(out.shape)")
@@ -73,6 +76,7 @@ extension CUDABackend {
            [p(a), d(a), .f32(alpha), p(b), d(b), .f32(beta), p(out), d(out), n64(n)])
   }
 
+  /// out = alpha*x; 16-byte vectorised for aligned bf16.
   public func scale(_ x: Tensor, by alpha: Float, out: Tensor) {
     own(x, out)
     precondition(x.count == out.count, "scale shapes \(x.shape) \(out.shape)")
@@ -87,6 +91,7 @@ extension CUDABackend {
            [p(x), d(x), .f32(alpha), p(out), d(out), n64(n)])
   }
 
+  /// Copies (or adds) a window of sequence positions between [B, T, D] tensors.
   public func copySequence(_ src: Tensor, srcStart: Int, to dst: Tensor, dstStart: Int, length: Int, accumulate: Bool) {
     own(src, dst)
     precondition(src.rank >= 2 && dst.rank >= 2, "copySequence needs [B, T, D] tensors")
@@ -101,6 +106,7 @@ extension CUDABackend {
             n64(batch), n64(length), n64(width), n32(accumulate ? 1 : 0)])
   }
 
+  /// Row-wise select by an i32 mask (raw bits when dtypes match).
   public func selectRows(mask: Tensor, _ a: Tensor, _ b: Tensor, out: Tensor) {
     own(mask, a, b, out)
     precondition(mask.dtype == .i32, "selectRows mask must be i32")
@@ -116,6 +122,7 @@ extension CUDABackend {
 
   // MARK: - Linear algebra (gemm: CUDABackend+GEMM.swift)
 
+  /// x += bias broadcast over rows.
   public func addBias(_ x: Tensor, bias: Tensor) {
     own(x, bias)
     let c = bias.count
@@ -125,6 +132,7 @@ extension CUDABackend {
            [p(x), d(x), p(bias), d(bias), n64(x.count / c), n64(c)])
   }
 
+  /// Column sums in f64, two deterministic passes.
   public func sumRows(_ x: Tensor, out: Tensor, accumulate: Bool) {
     own(x, out)
     let cols = out.count
@@ -141,6 +149,7 @@ extension CUDABackend {
 
   // MARK: - Embedding
 
+  /// Gathers table rows by id (NaN rows for ids outside the table).
   public func embeddingForward(table: Tensor, ids: Tensor, out: Tensor) {
     own(table, ids, out)
     precondition(ids.dtype == .i32, "embedding ids must be i32")
@@ -152,6 +161,7 @@ extension CUDABackend {
            [p(table), d(table), p(ids), p(out), d(out), n64(rows), n64(width), n64(table.count / width)])
   }
 
+  /// Scatter-adds gradient rows: deterministic two-pass sums for tables of <= 64 rows, atomics above.
   public func embeddingBackward(gradOut: Tensor, ids: Tensor, gradTable: Tensor) {
     own(gradOut, ids, gradTable)
     precondition(ids.dtype == .i32, "embedding ids must be i32")
@@ -182,6 +192,7 @@ extension CUDABackend {
     [4, 8, 16, 32].first { $0 * 32 == width }
   }
 
+  /// RMSNorm with f32 statistics: warp per row (row in registers) for D = 128..1024, else block per row.
   public func rmsNormForward(_ x: Tensor, out: Tensor, rstd: Tensor, eps: Float) {
     own(x, out, rstd)
     precondition(rstd.dtype == .f32, "rstd must be f32")
@@ -198,6 +209,7 @@ extension CUDABackend {
            [p(x), d(x), p(out), d(out), p(rstd), n64(rows), n32(width), .f32(eps)])
   }
 
+  /// RMSNorm backward from the forward output y and rstd.
   public func rmsNormBackward(gradOut: Tensor, y: Tensor, rstd: Tensor, gradX: Tensor) {
     own(gradOut, y, rstd, gradX)
     let rows = rstd.count
@@ -215,6 +227,7 @@ extension CUDABackend {
 
   // MARK: - Rotary embedding
 
+  /// Half-split rotary embedding of the query and key heads (inverse = the transpose, for the backward).
   public func rope(_ qkv: Tensor, cos: Tensor, sin: Tensor, heads: Int, headDim: Int, inverse: Bool, out: Tensor) {
     own(qkv, cos, sin, out)
     precondition(headDim % 2 == 0 && cos.dtype == .f32 && sin.dtype == .f32, "rope needs an even head dim and f32 tables")
@@ -261,6 +274,7 @@ extension CUDABackend {
     return seq > 64 && seq <= 128 ? 8 : 4
   }
 
+  /// Fused attention: tensor-core (mma.sync) kernels for bf16, f32 CUDA-core kernels otherwise.
   public func attentionForward(qkv: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int,
                                heads: Int, headDim: Int, scale: Float) {
     own(qkv, out, lse)
@@ -278,6 +292,7 @@ extension CUDABackend {
            [p(qkv), d(qkv), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
   }
 
+  /// Fused attention backward: delta = rowsum(dO*O), then a dK/dV kernel and a dQ kernel.
   public func attentionBackward(qkv: Tensor, out: Tensor, lse: Tensor, gradOut: Tensor, gradQKV: Tensor,
                                 batch: Int, seq: Int, heads: Int, headDim: Int, scale: Float) {
     own(qkv, out, lse, gradOut, gradQKV)
@@ -306,6 +321,7 @@ extension CUDABackend {
 
   // MARK: - SwiGLU
 
+  /// silu(gate) * up; 16-byte vectorised for aligned bf16.
   public func swigluForward(_ gateUp: Tensor, out: Tensor) {
     own(gateUp, out)
     guard out.count > 0 else { return }
@@ -321,6 +337,7 @@ extension CUDABackend {
            [p(gateUp), d(gateUp), p(out), d(out), n64(rows), n64(inner)])
   }
 
+  /// SwiGLU backward into the fused gate/up gradient.
   public func swigluBackward(gateUp: Tensor, gradOut: Tensor, gradGateUp: Tensor) {
     own(gateUp, gradOut, gradGateUp)
     guard gradOut.count > 0 else { return }
@@ -340,6 +357,7 @@ extension CUDABackend {
 
   private func ceKind(_ kind: CrossEntropyKind) -> KernelArg { .i32(kind == .stablemax ? 0 : 1) }
 
+  /// Per-row cross-entropy (stablemax in f64, softmax in f32), one warp per row.
   public func crossEntropyForward(kind: CrossEntropyKind, logits: Tensor, labels: Tensor, losses: Tensor) {
     own(logits, labels, losses)
     precondition(labels.dtype == .i32 && losses.dtype == .f32, "crossEntropy labels i32, losses f32")
@@ -351,6 +369,7 @@ extension CUDABackend {
            [ceKind(kind), p(logits), d(logits), p(labels), p(losses), n64(rows), n32(vocab)])
   }
 
+  /// Cross-entropy gradient scaled by gradScale[0] * weights[n]; zero rows for ignored labels.
   public func crossEntropyBackward(kind: CrossEntropyKind, logits: Tensor, labels: Tensor, weights: Tensor,
                                    gradScale: Tensor, gradLogits: Tensor) {
     own(logits, labels, weights, gradScale, gradLogits)
@@ -364,6 +383,7 @@ extension CUDABackend {
             n64(rows), n32(vocab)])
   }
 
+  /// Numerically stable BCE with logits, elementwise.
   public func bceWithLogitsForward(logits: Tensor, targets: Tensor, losses: Tensor) {
     own(logits, targets, losses)
     precondition(losses.dtype == .f32 && logits.count == targets.count && losses.count == logits.count, "bce shapes")
@@ -373,6 +393,7 @@ extension CUDABackend {
            [p(logits), d(logits), p(targets), d(targets), p(losses), n64(n)])
   }
 
+  /// gradScale[0] * (sigmoid(x) - t), elementwise.
   public func bceWithLogitsBackward(logits: Tensor, targets: Tensor, gradScale: Tensor, gradLogits: Tensor) {
     own(logits, targets, gradScale, gradLogits)
     precondition(gradScale.dtype == .f32 && gradLogits.count == logits.count, "bce backward shapes")
@@ -382,6 +403,7 @@ extension CUDABackend {
            [p(logits), d(logits), p(targets), d(targets), p(gradScale), p(gradLogits), d(gradLogits), n64(n)])
   }
 
+  /// Per-sequence loss weights 1 / max(n_b, 1) on valid labels.
   public func rowNormalizedWeights(labels: Tensor, weights: Tensor) {
     own(labels, weights)
     precondition(labels.dtype == .i32 && weights.dtype == .f32 && weights.count == labels.count, "rowNormalizedWeights types")
@@ -407,20 +429,24 @@ extension CUDABackend {
            [.ptr(partials.address), n32(groups), p(out), n32(accumulate ? 1 : 0)])
   }
 
+  /// Sum in f64 (two deterministic passes) into a one-element f32 tensor.
   public func sum(_ x: Tensor, out: Tensor, accumulate: Bool) {
     reduce(kind: 0, x, nil, out: out, accumulate: accumulate)
   }
 
+  /// Dot product in f64 (two deterministic passes).
   public func dot(_ a: Tensor, _ b: Tensor, out: Tensor, accumulate: Bool) {
     own(b)
     precondition(a.count == b.count, "dot of \(a.count) and \(b.count) elements")
     reduce(kind: 1, a, b, out: out, accumulate: accumulate)
   }
 
+  /// Squared L2 norm in f64 (two deterministic passes).
   public func sumOfSquares(_ x: Tensor, out: Tensor, accumulate: Bool) {
     reduce(kind: 2, x, nil, out: out, accumulate: accumulate)
   }
 
+  /// Per-row valid / correct counts and sequence correctness (argmax ties: lowest index).
   public func tokenCorrectness(logits: Tensor, labels: Tensor, valid: Tensor, correct: Tensor, seqCorrect: Tensor) {
     own(logits, labels, valid, correct, seqCorrect)
     precondition(labels.dtype == .i32 && valid.dtype == .i32 && correct.dtype == .i32 && seqCorrect.dtype == .f32,
@@ -433,6 +459,7 @@ extension CUDABackend {
            [p(logits), d(logits), p(labels), p(valid), p(correct), p(seqCorrect), n64(batch), n64(seq), n32(vocab)])
   }
 
+  /// Row argmax, one warp per row (ties: lowest index).
   public func argmax(_ logits: Tensor, out: Tensor) {
     own(logits, out)
     precondition(out.dtype == .i32, "argmax output must be i32")
@@ -445,6 +472,7 @@ extension CUDABackend {
 
   // MARK: - ACT bookkeeping
 
+  /// One ACT halting decision per row, on the device.
   public func actHalt(steps: Tensor, qHalt: Tensor, qCont: Tensor, minSteps: Tensor, maxSteps: Int,
                       useQ: Bool, halted: Tensor) {
     own(steps, qHalt, qCont, minSteps, halted)
@@ -455,6 +483,7 @@ extension CUDABackend {
            [p(steps), p(qHalt), d(qHalt), p(qCont), d(qCont), p(minSteps), n32(maxSteps), n32(useQ ? 1 : 0), p(halted), n64(n)])
   }
 
+  /// The Q-learning continue target per row, on the device.
   public func actTarget(nextQHalt: Tensor, nextQCont: Tensor, steps: Tensor, maxSteps: Int, target: Tensor) {
     own(nextQHalt, nextQCont, steps, target)
     precondition(steps.dtype == .i32, "actTarget: steps is i32")
@@ -466,6 +495,7 @@ extension CUDABackend {
 
   // MARK: - Optimisers
 
+  /// Fused AdamATan2 step (reference form), f32.
   public func adamATan2Step(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, lr: Float, beta1: Float,
                             beta2: Float, weightDecay: Float, biasCorrection1: Float, biasCorrection2: Float) {
     own(param, grad, m, v)
@@ -478,6 +508,7 @@ extension CUDABackend {
             .f32(biasCorrection1), .f32(biasCorrection2)])
   }
 
+  /// Sparse sign-SGD: each distinct id updated once, duplicates summed in row order.
   public func sparseSignSGDStep(table: Tensor, ids: Tensor, grads: Tensor, lr: Float, weightDecay: Float) {
     own(table, ids, grads)
     precondition(table.dtype == .f32 && ids.dtype == .i32, "sparse sign-SGD: f32 table, i32 ids")

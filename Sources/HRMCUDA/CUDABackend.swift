@@ -70,8 +70,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   private var allocatedBytes = 0
   private var modules: [String: OpaquePointer] = [:]
   private var functions: [String: OpaquePointer] = [:]
-  /// Kernel files loaded so far from the disk cache / compiled by NVRTC.
+  /// Kernel files loaded so far from the disk cache.
   public private(set) var kernelFilesFromCache = 0
+  /// Kernel files compiled so far by NVRTC.
   public private(set) var kernelFilesCompiled = 0
   /// Where compiled kernels are cached (nil: no cache).
   public var kernelCacheDirectory: String? { compiler.cacheDirectory?.path }
@@ -216,6 +217,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     cachedBytes = 0
   }
 
+  /// Allocates from the size-bucketed cache, else cuMemAlloc. On out-of-memory the cache is
+  /// emptied and the call retried once; the error names the size asked for and the free size.
   public func allocate(byteCount: Int) throws -> Buffer {
     precondition(byteCount >= 0, "negative allocation")
     let size = CUDABackend.sizeClass(byteCount)
@@ -246,6 +249,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     return Buffer(backend: self, address: address, byteCount: byteCount)
   }
 
+  /// Returns a block to its size bucket (stream order makes immediate reuse safe).
   public func release(address: UInt64, byteCount: Int) {
     let size = CUDABackend.sizeClass(byteCount)
     lock.lock()
@@ -254,6 +258,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     lock.unlock()
   }
 
+  /// Host -> device copy on the stream (returns once pageable data is staged).
   public func upload(_ source: UnsafeRawPointer, byteCount: Int, to buffer: Buffer, offset: Int) {
     guard byteCount > 0 else { return }
     precondition(offset >= 0 && offset + byteCount <= buffer.byteCount, "upload outside the buffer")
@@ -262,6 +267,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     checkOrDie(driver.cuMemcpyHtoDAsync(buffer.address + UInt64(offset), source, byteCount, stream), "cuMemcpyHtoDAsync(\(byteCount) bytes)")
   }
 
+  /// Device -> host copy; waits for the stream.
   public func download(_ buffer: Buffer, offset: Int, byteCount: Int, to destination: UnsafeMutableRawPointer) {
     guard byteCount > 0 else { return }
     precondition(offset >= 0 && offset + byteCount <= buffer.byteCount, "download outside the buffer")
@@ -270,6 +276,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     checkOrDie(driver.cuStreamSynchronize(stream), "cuStreamSynchronize (after a download)")
   }
 
+  /// Waits for all work queued on the backend's stream.
   public func synchronize() {
     makeCurrent()
     checkOrDie(driver.cuStreamSynchronize(stream), "cuStreamSynchronize")

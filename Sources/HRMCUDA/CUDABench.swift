@@ -9,6 +9,7 @@ import HRMTensor
 
 /// One timed op.
 public struct BenchResult: Sendable {
+  /// Op and shape, e.g. "rope bf16 in place [31488,1536]".
   public let name: String
   /// Median milliseconds per call.
   public let milliseconds: Double

@@ -19,11 +19,14 @@ public struct SelfTestResult: Sendable {
   public let variant: String
   /// Relative error (mismatch fraction for integer outputs).
   public let error: Double
+  /// The bound the error had to stay under.
   public let tolerance: Double
+  /// error <= tolerance and no NaN.
   public let passed: Bool
   /// Which output failed, NaN counts, and similar details.
   public let note: String
 
+  /// A result row (the CLI adds its own, e.g. the out-of-memory check).
   public init(op: String, variant: String, error: Double, tolerance: Double, passed: Bool, note: String) {
     self.op = op
     self.variant = variant
@@ -36,7 +39,9 @@ public struct SelfTestResult: Sendable {
 
 /// The self-test harness, generic over any two backends.
 public final class BackendSelfTest {
+  /// The backend under test.
   public let device: Backend
+  /// The oracle (the CPU backend).
   public let reference: Backend
   /// Substrings of op names to run (empty: all).
   public var filters: [String] = []
@@ -44,13 +49,17 @@ public final class BackendSelfTest {
   public var skipped: [String] = []
   /// Called after each check (for streaming output).
   public var onResult: ((SelfTestResult) -> Void)?
+  /// Every check run so far.
   public private(set) var results: [SelfTestResult] = []
   var rng: HRMRandom
 
+  /// Relative-error bound where the op's output is f32.
   public static let f32Tolerance = 1e-5
+  /// Relative-error bound on bf16 paths.
   public static let bf16Tolerance = 1e-2
   static let intPoison: Float = -123_456
 
+  /// A harness comparing `device` with `reference`; `seed` fixes the random inputs.
   public init(device: Backend, reference: Backend, seed: UInt64 = 1) {
     self.device = device
     self.reference = reference

@@ -2,12 +2,13 @@
 // style: online softmax, no T x T score matrix in global memory, log-sum-exp saved).
 //
 // Layouts: qkv [B, T, 3H, Dh] (query heads, key heads, value heads), out [B, T, H, Dh],
-// lse [B, H, T] f32 = log sum_j exp(scale * q . k_j). All arithmetic in f32; inputs and
+// lse [B, H, T] f32 = log sum_j exp(scale * q . k_j). Scores, softmax and sums in f32; inputs and
 // outputs f32 or bf16 (dtype codes). Head dims 64 and 32 are instantiated.
 //
-// This is the simple, correct version: one thread owns one query (forward, dQ) or one key
-// (dK/dV) row, K/V or Q/dO tiles are staged through shared memory as f32. A tensor-core
-// (mma.sync bf16) version is the planned next step.
+// Two implementations. The first (f32 math on CUDA cores) serves f32 tensors and is exact to
+// f32 rounding: one thread owns one query (forward, dQ) or one key (dK/dV) row, and K/V or
+// Q/dO tiles are staged through shared memory as f32. The second (further down) uses the
+// tensor cores for bf16 tensors.
 #include "common.cuh"
 
 #define ATT_THREADS 64   // rows per block (one per thread)
