@@ -28,8 +28,8 @@ echo "== the same small Sudoku run on the GPU and on the CPU"
 "$HRM" dataset sudoku --generate 2000 --test-size 256 --min-blanks 1 --max-blanks 4 --output-dir /tmp/sudoku-small \
   > "$OUT/dataset.log" 2>&1
 for dev in cuda cpu; do
-  /usr/bin/time -v "$HRM" train data_path=/tmp/sudoku-small arch=hrm_tiny epochs=10 eval_interval=2 global_batch_size=64 \
+  "$HRM" train data_path=/tmp/sudoku-small arch=hrm_tiny epochs=10 eval_interval=2 global_batch_size=64 \
     lr=1e-3 lr_warmup_steps=50 puzzle_emb_lr=1e-3 checkpoint_every_eval=false checkpoint_path=/tmp/ckpt-$dev \
-    device=$dev > "$OUT/train-$dev.log" 2> "$OUT/train-$dev.err"
+    device=$dev > "$OUT/train-$dev.log" 2> "$OUT/train-$dev.err"; echo "$dev rc=$?"
   grep -E "eval @|done" "$OUT/train-$dev.log"
 done
