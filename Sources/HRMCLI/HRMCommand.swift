@@ -6,7 +6,7 @@ public struct HRMCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "hrm",
     abstract: "Hierarchical Reasoning Model: build datasets, train, evaluate and solve puzzles.",
-    subcommands: [DemoCommand.self, DatasetCommand.self, TrainCommand.self, BenchCommand.self])
+    subcommands: [DemoCommand.self, DatasetCommand.self, TrainCommand.self, ReportCommand.self, ConvertCommand.self, BenchCommand.self])
 
   public init() {}
 }
