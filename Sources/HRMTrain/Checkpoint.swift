@@ -44,6 +44,10 @@ public enum Checkpoint {
   /// Loads a model from a checkpoint onto `backend`; names with or without the
   /// `_orig_mod.` prefix are accepted.
   public static func loadModel(path: String, backend: Backend) throws -> (HRMACT, TrainConfig) {
+    if let head = FileHandle(forReadingAtPath: path).map({ h -> Data in defer { try? h.close() }; return h.readData(ofLength: 4) }),
+       ZipArchive.looksLikeZip(head) {
+      throw HRMError(file: path, "a PyTorch checkpoint; convert it first: hrm convert \(path) OUT.safetensors [key=value ...]")
+    }
     let file = try SafeTensorsFile(path: path)
     try file.verifyChecksum()
     let config = try Checkpoint.config(of: file)

@@ -54,7 +54,10 @@ public final class RunRecorder: TrainerObserver {
 
   public func trainerDidStep(_ trainer: Trainer, metrics m: LoggedMetrics) throws {
     log(trainer.step, "train", m.values)
-    if let every = config.checkpointInterval, trainer.step % every == 0 { try save(trainer) }
+    // The schedule's last step is always followed by an evaluation and the final checkpoint.
+    if let every = config.checkpointInterval, trainer.step % every == 0, trainer.step < trainer.totalSteps {
+      try save(trainer)
+    }
   }
 
   public func trainerDidEvaluate(_ trainer: Trainer, metrics m: LoggedMetrics?) throws {
