@@ -52,6 +52,7 @@ public final class RunRecorder: TrainerObserver {
     LogPosition(metricsLines: metrics.lines, eventsFile: events.fileName, eventsBytes: events.bytes)
   }
 
+  /// Logs the step's metrics and checkpoints every checkpoint_interval steps.
   public func trainerDidStep(_ trainer: Trainer, metrics m: LoggedMetrics) throws {
     log(trainer.step, "train", m.values)
     // The schedule's last step is always followed by an evaluation and the final checkpoint.
@@ -60,6 +61,7 @@ public final class RunRecorder: TrainerObserver {
     }
   }
 
+  /// Logs the evaluation and checkpoints (every evaluation, or only the final one).
   public func trainerDidEvaluate(_ trainer: Trainer, metrics m: LoggedMetrics?) throws {
     if let m = m { log(trainer.step, "eval", m.values) }
     if config.checkpointEveryEval || trainer.finished { try save(trainer) }

@@ -97,6 +97,29 @@ final class TorchCheckpointTests: XCTestCase {
     assertRefused({ _ = try TorchCheckpoint(path: tmp) }, mentions: ["archive/data.pkl", "compressed", "stored"])
   }
 
+  func testMutatedFilesNeverCrashTheReaders() throws {
+    // Random byte changes in the zip structures and in the pickle itself: every variant must
+    // either load or throw an HRMError, never trap.
+    let good = try XCTUnwrap(FileManager.default.contents(atPath: TorchCheckpointTests.fixtures + "/tiny_state_dict.pt"))
+    let pickle = try ZipArchive(data: good, path: "fixture").read("archive/data.pkl")
+    var rng = HRMRandom(seed: 99)
+    let tmp = NSTemporaryDirectory() + "hrm-fuzz-\(getpid())-\(UUID().uuidString).pt"
+    defer { try? FileManager.default.removeItem(atPath: tmp) }
+    var refused = 0
+    for round in 0..<300 {
+      var p = pickle
+      for _ in 0..<rng.int(1, 3) { p[p.startIndex + rng.int(0, p.count - 1)] = UInt8(truncatingIfNeeded: rng.next()) }
+      if round % 3 == 0 { p = p.prefix(rng.int(0, p.count)) }
+      do { _ = try RestrictedUnpickler(p, source: "fuzz.pkl").load() } catch is HRMError { refused += 1 }
+      var z = good
+      let region = rng.int(0, 1) == 0 ? rng.int(0, 200) : z.count - 1 - rng.int(0, 1500)
+      z[z.startIndex + region] = UInt8(truncatingIfNeeded: rng.next())
+      try z.write(to: URL(fileURLWithPath: tmp))
+      do { _ = try TorchCheckpoint(path: tmp) } catch is HRMError { refused += 1 }
+    }
+    XCTAssertGreaterThan(refused, 100, "most mutations are detected")
+  }
+
   /// A one-entry zip (no zip64) whose entry claims `method`.
   func makeZip(name: String, method: UInt16, body: [UInt8]) -> Data {
     func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)] }

@@ -15,14 +15,23 @@ import HRMSupport
 
 /// A value built by the restricted unpickler.
 public indirect enum PickleValue {
+  /// Python None.
   case none
+  /// Python bool.
   case bool(Bool)
+  /// Python int (up to 64 bits).
   case int(Int)
+  /// Python float.
   case float(Double)
+  /// Python str.
   case string(String)
+  /// Python bytes.
   case bytes([UInt8])
+  /// Python tuple.
   case tuple([PickleValue])
+  /// Python list.
   case list(PickleList)
+  /// Python dict or OrderedDict.
   case dict(PickleDict)
   /// An allowed global (module, name).
   case global(String, String)
@@ -34,11 +43,13 @@ public indirect enum PickleValue {
 
 /// A mutable list (pickle appends to lists after creating them).
 public final class PickleList {
+  /// The elements.
   public var items: [PickleValue] = []
 }
 
 /// A mutable dict that keeps insertion order (as OrderedDict and Python dicts do).
 public final class PickleDict {
+  /// Key/value pairs in insertion order.
   public var items: [(key: PickleValue, value: PickleValue)] = []
 }
 
@@ -50,7 +61,9 @@ public struct PickledTensor {
   public var storageKey: String
   /// Offset into the storage, in elements.
   public var offset: Int
+  /// Sizes, outermost first.
   public var shape: [Int]
+  /// Element strides per dimension.
   public var stride: [Int]
 }
 

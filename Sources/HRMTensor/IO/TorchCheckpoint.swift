@@ -12,8 +12,11 @@ import HRMSupport
 public struct TorchCheckpoint {
   /// One tensor: safetensors-style dtype name (F32, BF16, F16, F64, I64, I32, I16, I8, U8, BOOL), shape, values.
   public struct Tensor {
+    /// Safetensors-style dtype name of the stored data.
     public let dtype: String
+    /// Sizes, outermost first.
     public let shape: [Int]
+    /// Elements in row-major order, converted to Float.
     public let values: [Float]
   }
 
@@ -64,11 +67,20 @@ public struct TorchCheckpoint {
         storages[t.storageKey] = storage
       }
       guard t.shape.count == t.stride.count else { throw HRMError(file: path, "tensor '\(name)': size and stride ranks differ") }
-      let count = t.shape.reduce(1, *)
       let elements = storage.count / size
+      // Overflow-checked: count and the last element the view touches must fit the storage.
+      var count = 1, last = t.offset, overflow = t.offset < 0
+      for (n, st) in zip(t.shape, t.stride) {
+        let c = count.multipliedReportingOverflow(by: n)
+        let reach = (n - 1).multipliedReportingOverflow(by: st)
+        let l = last.addingReportingOverflow(n > 0 ? reach.partialValue : 0)
+        overflow = overflow || c.overflow || reach.overflow || l.overflow
+        count = c.partialValue
+        last = l.partialValue
+      }
+      guard !overflow, count <= 1 << 40 else { throw HRMError(file: path, "tensor '\(name)': impossible shape \(t.shape) / stride \(t.stride)") }
       if count > 0 {
-        let last = t.offset + zip(t.shape, t.stride).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
-        guard t.offset >= 0, last < elements else {
+        guard last < elements else {
           throw HRMError(file: path, "tensor '\(name)': view \(t.shape) at offset \(t.offset) exceeds its storage of \(elements) elements (truncated file?)")
         }
       }

@@ -11,11 +11,15 @@ import HRMSupport
 public struct ZipArchive {
   /// One central-directory entry.
   public struct Entry: Sendable {
+    /// Path inside the archive.
     public let name: String
-    /// 0 = stored, 8 = deflate, ...
+    /// Compression method: 0 = stored, 8 = deflate, ...
     public let method: UInt16
+    /// CRC-32 of the uncompressed bytes.
     public let crc32: UInt32
+    /// Bytes in the archive.
     public let compressedSize: Int
+    /// Bytes after decompression.
     public let uncompressedSize: Int
     let localHeaderOffset: Int
   }
@@ -89,11 +93,12 @@ public struct ZipArchive {
       let extraEnd = e + extraLen
       while e + 4 <= extraEnd {
         let id = u16(e), size = u16(e + 2)
+        let fieldEnd = min(e + 4 + size, extraEnd)
         if id == 1 {
           var q = e + 4
-          if usize == 0xFFFF_FFFF, q + 8 <= e + 4 + size { usize = u64(q); q += 8 }
-          if csize == 0xFFFF_FFFF, q + 8 <= e + 4 + size { csize = u64(q); q += 8 }
-          if offset == 0xFFFF_FFFF, q + 8 <= e + 4 + size { offset = u64(q); q += 8 }
+          if usize == 0xFFFF_FFFF, q + 8 <= fieldEnd { usize = u64(q); q += 8 }
+          if csize == 0xFFFF_FFFF, q + 8 <= fieldEnd { csize = u64(q); q += 8 }
+          if offset == 0xFFFF_FFFF, q + 8 <= fieldEnd { offset = u64(q); q += 8 }
         }
         e += 4 + size
       }
@@ -127,7 +132,7 @@ public struct ZipArchive {
     let nameLen = Int(header[26]) | Int(header[27]) << 8
     let extraLen = Int(header[28]) | Int(header[29]) << 8
     let start = o + 30 + nameLen + extraLen
-    guard e.compressedSize == e.uncompressedSize, start + e.uncompressedSize <= data.count else {
+    guard e.compressedSize == e.uncompressedSize, e.uncompressedSize >= 0, e.uncompressedSize <= data.count - start else {
       throw HRMError(file: path, "zip entry '\(e.name)': data outside the file (truncated file?)")
     }
     let body = data.subdata(in: (data.startIndex + start)..<(data.startIndex + start + e.uncompressedSize))
