@@ -78,6 +78,12 @@ public final class ReasoningModule {
 public struct InnerCarry {
   public var zH: Tensor  // [B, T, D]
   public var zL: Tensor  // [B, T, D]
+
+  /// A carry from its two states, each [B, T, D] in the forward dtype.
+  public init(zH: Tensor, zL: Tensor) {
+    self.zH = zH
+    self.zL = zL
+  }
 }
 
 /// What one segment produces.
