@@ -34,7 +34,12 @@ let package = Package(
   targets: [
     .target(name: "HRMSupport", swiftSettings: hot),
     .target(name: "HRMTensor", dependencies: ["HRMSupport"], swiftSettings: hot),
-    .target(name: "HRMCUDA", dependencies: ["HRMTensor", "HRMSupport"], swiftSettings: common),
+    .target(
+      name: "HRMCUDA", dependencies: ["HRMTensor", "HRMSupport"], exclude: ["Kernels"],
+      swiftSettings: common, plugins: ["EmbedKernels"]),
+    // Build-time helper: turns Sources/HRMCUDA/Kernels/*.cu(h) into Swift string literals.
+    .executableTarget(name: "EmbedKernelsTool", path: "Sources/EmbedKernelsTool"),
+    .plugin(name: "EmbedKernels", capability: .buildTool(), dependencies: ["EmbedKernelsTool"]),
     .target(name: "HRMModel", dependencies: ["HRMTensor"], swiftSettings: hot),
     .target(name: "HRMData", dependencies: ["HRMSupport"], swiftSettings: hot),
     .target(name: "HRMTrain", dependencies: ["HRMTensor", "HRMModel", "HRMData", "HRMCUDA"], swiftSettings: common),
@@ -51,7 +56,8 @@ let package = Package(
     .testTarget(name: "HRMModelTests", dependencies: ["HRMModel", "HRMTensor", "TestSupport"], swiftSettings: common),
     .testTarget(name: "HRMDataTests", dependencies: ["HRMData", "HRMSupport", "TestSupport"], swiftSettings: common),
     .testTarget(name: "HRMTrainTests", dependencies: ["HRMTrain", "HRMModel", "HRMData", "HRMTensor", "TestSupport"], swiftSettings: common),
-    .testTarget(name: "HRMCLITests", dependencies: ["HRMCLI", "TestSupport"], swiftSettings: common),
+    .testTarget(name: "HRMCUDATests", dependencies: ["HRMCUDA", "HRMTensor", "HRMSupport"], swiftSettings: common),
+    .testTarget(name: "HRMCLITests", dependencies: ["HRMCLI", "HRMData", "HRMSupport", "TestSupport", .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: common),
   ],
   swiftLanguageModes: [.v5]
 )

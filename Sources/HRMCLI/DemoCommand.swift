@@ -12,13 +12,7 @@ import HRMTrain
 
 struct DemoCommand: ParsableCommand {
   /// The demo's model: small enough to learn easy Sudoku on two CPU cores in minutes.
-  static func demoArch() -> HRMConfig {
-    var a = TrainConfig.tinyArch()
-    a.hLayers = 1
-    a.lLayers = 1
-    a.posEncodings = "learned"
-    return a
-  }
+  static func demoArch() -> HRMConfig { TrainConfig.tinyArch() }
 
   static let configuration = CommandConfiguration(
     commandName: "demo",
@@ -29,13 +23,13 @@ struct DemoCommand: ParsableCommand {
   @Option(help: "Test puzzles to generate.")
   var testSize = 256
   @Option(help: "Fewest blank cells per puzzle.")
-  var minBlanks = 2
+  var minBlanks = 1
   @Option(help: "Most blank cells per puzzle.")
-  var maxBlanks = 6
+  var maxBlanks = 4
   @Option(help: "Epochs to train.")
-  var epochs = 40
+  var epochs = 10
   @Option(help: "Epochs between evaluations.")
-  var evalInterval = 8
+  var evalInterval = 2
   @Option(help: "Where to write the generated dataset (default: a temporary folder, removed afterwards).")
   var outputDir: String?
   @Option(help: "Random seed.")
@@ -78,18 +72,15 @@ struct DemoCommand: ParsableCommand {
     guard let test = trainer.testSet else { return }
     var batches = TestBatches(split: test, sharding: try BatchSharding(globalBatchSize: trainer.config.globalBatchSize))
     guard let batch = batches.next() else { return }
-    let result = Autodiff.withoutGradient { trainer.evaluateBatch(batch) }
+    var outputs: EvaluationOutputs? = EvaluationOutputs(seqLen: batch.seqLen)
+    _ = Evaluator(model: trainer.model, globalBatchSize: trainer.config.globalBatchSize).run(batch, into: &outputs)
+    guard let result = outputs, result.count > 0 else { return }
     // Prefer a puzzle the model solved, else show the first one.
-    var row = 0
-    for r in 0..<batch.effectiveSize {
-      let s = r * batch.seqLen
-      if Array(result.predictions[s..<s + batch.seqLen]) == Array(batch.labels[s..<s + batch.seqLen]) { row = r; break }
-    }
-    let s = row * batch.seqLen
-    let question = batch.inputs[s..<s + batch.seqLen].map { UInt8(max(0, $0 - 1)) }
-    let answer = result.predictions[s..<s + batch.seqLen].map { UInt8(max(0, $0 - 1)) }
+    let row = (0..<result.count).first { r in result.row(result.predictions, r) == result.row(result.labels, r) } ?? 0
+    let question: [UInt8] = result.row(result.inputs, row).map { UInt8(max(0, $0 - 1)) }
+    let answer: [UInt8] = result.row(result.predictions, row).map { UInt8(max(0, $0 - 1)) }
     let grids = zip(SudokuPretty.lines(question), SudokuPretty.lines(answer)).map { "  \($0)    \($1)" }
-    print("  puzzle                   model's answer (\(result.steps) segments)")
+    print("  puzzle                   model's answer (\(result.segments[row]) segments)")
     print(grids.joined(separator: "\n"))
     print("  " + (Sudoku.isSolved(answer) && Sudoku.firstDisagreement(question: question, answer: answer) == nil
       ? "the answer satisfies every Sudoku constraint and keeps every given digit"

@@ -6,7 +6,10 @@ public struct HRMCommand: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "hrm",
     abstract: "Hierarchical Reasoning Model: build datasets, train, evaluate and solve puzzles.",
-    subcommands: [DemoCommand.self, DatasetCommand.self, TrainCommand.self, BenchCommand.self, VisualizeCommand.self])
+    subcommands: [
+      DemoCommand.self, DatasetCommand.self, TrainCommand.self, EvaluateCommand.self, SolveCommand.self,
+      ReportCommand.self, ConvertCommand.self, BenchCommand.self, SelftestCommand.self, VisualizeCommand.self,
+    ])
 
   public init() {}
 }

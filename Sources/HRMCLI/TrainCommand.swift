@@ -37,29 +37,51 @@ struct TrainCommand: ParsableCommand {
   }
 }
 
-/// Drives a Trainer with a progress bar, evaluation printouts and checkpoints.
+/// Drives a Trainer with a progress bar, evaluation printouts, the run folder's logs and
+/// checkpoints, and `resume=`.
 struct TrainRunner {
   let trainer: Trainer
   var quiet = false
   var saveCheckpoints = true
   var examplePrinter: ((Trainer) -> Void)? = nil
 
-  func run() throws {
-    let c = trainer.config
+  /// The run folder: checkpoint_path, else the resumed checkpoint's folder, else the reference's default.
+  static func runDirectory(_ c: TrainConfig) -> String {
+    if let p = c.checkpointPath { return p }
+    if let r = c.resume {
+      var isDir: ObjCBool = false
+      if FileManager.default.fileExists(atPath: r, isDirectory: &isDir), isDir.boolValue { return r }
+      return URL(fileURLWithPath: r).deletingLastPathComponent().path
+    }
     let runName = c.runName ?? "run-seed\(c.seed)"
     let dataName = URL(fileURLWithPath: c.dataPath).lastPathComponent.capitalized
-    let checkpointDir = c.checkpointPath ?? "checkpoints/\(dataName) ACT-swift/\(runName)"
+    return "checkpoints/\(dataName) ACT-swift/\(runName)"
+  }
+
+  func run() throws {
+    let c = trainer.config
+    let checkpointDir = TrainRunner.runDirectory(c)
     log("hrm train: \(trainer.backend.name), \(trainer.store.parameterCount) parameters, "
         + "\(trainer.totalSteps) steps, batch \(c.globalBatchSize), data \(c.dataPath)")
     log("  arch: hidden \(c.arch.hiddenSize), heads \(c.arch.numHeads), H \(c.arch.hLayers)x\(c.arch.hCycles), "
         + "L \(c.arch.lLayers)x\(c.arch.lCycles), halt_max_steps \(c.arch.haltMaxSteps), "
         + "\(c.arch.posEncodings), \(c.lossType.rawValue)")
+    var resumed: TrainingStateInfo? = nil
+    if let r = c.resume {
+      resumed = try trainer.restore(from: r)
+      log("  resumed from \(trainer.lastCheckpoint ?? r) at step \(trainer.step)")
+    }
+    if saveCheckpoints {
+      let recorder = try RunRecorder(trainer: trainer, directory: checkpointDir, resumed: resumed)
+      recorder.onSave = { path in self.log("  saved \(path)") }
+      trainer.observer = recorder
+      log("  run folder: \(checkpointDir) (metrics.jsonl, TensorBoard events, checkpoints)")
+    }
     let bar = ProgressBar(total: trainer.totalSteps, label: "train")
     let start = Date()
-    var examples = 0
+    let firstStep = trainer.step
     trainer.onStep = { step, m in
-      examples += c.globalBatchSize
-      let rate = Double(examples) / max(Date().timeIntervalSince(start), 1e-9)
+      let rate = Double((step - firstStep) * c.globalBatchSize) / max(Date().timeIntervalSince(start), 1e-9)
       let extra = String(format: "loss %.4f acc %.3f exact %.3f steps %.2f %.0f ex/s",
                          (m["lm_loss"] ?? 0) + 0.5 * ((m["q_halt_loss"] ?? 0) + (m["q_continue_loss"] ?? 0)),
                          m["accuracy"] ?? 0, m["exact_accuracy"] ?? 0, m["steps"] ?? 0, rate)
@@ -71,16 +93,6 @@ struct TrainRunner {
                  step, m["accuracy"] ?? 0, m["exact_accuracy"] ?? 0, m["q_halt_accuracy"] ?? 0, m["steps"] ?? 0,
                  m["lm_loss"] ?? 0, m["count"] ?? 0))
       examplePrinter?(trainer)
-      if saveCheckpoints && (c.checkpointEveryEval || step >= trainer.totalSteps) {
-        do {
-          try FileManager.default.createDirectory(atPath: checkpointDir, withIntermediateDirectories: true)
-          let path = "\(checkpointDir)/step_\(step).safetensors"
-          try Checkpoint.save(trainer.store, config: trainer.config, step: step, to: path)
-          log("  saved \(path)")
-        } catch {
-          log("  warning: checkpoint not saved: \(error)")
-        }
-      }
     }
     try trainer.run()
     bar.finish()

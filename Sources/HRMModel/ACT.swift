@@ -37,6 +37,14 @@ public struct ACTCarry {
   public var steps: Tensor    // [B] i32
   public var halted: Tensor   // [B] i32 (1 = halted)
   public var data: DeviceBatch
+
+  /// A carry from its parts (training-state checkpoints rebuild it this way).
+  public init(inner: InnerCarry, steps: Tensor, halted: Tensor, data: DeviceBatch) {
+    self.inner = inner
+    self.steps = steps
+    self.halted = halted
+    self.data = data
+  }
 }
 
 /// Outputs of one ACT call.

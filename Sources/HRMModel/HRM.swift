@@ -37,6 +37,14 @@ public final class HRMBlock {
     self.eps = eps
   }
 
+  /// The same block with its weights converted to `dtype` once (recorded on the tape when
+  /// recording), so a module applied several times per segment casts each weight once.
+  func casted(to dtype: DType) -> HRMBlock {
+    if qkvProj.dtype == dtype { return self }
+    return HRMBlock(qkvProj: qkvProj.cast(dtype), oProj: oProj.cast(dtype), gateUpProj: gateUpProj.cast(dtype),
+                    downProj: downProj.cast(dtype), heads: heads, headDim: headDim, eps: eps)
+  }
+
   /// u [B, T, D] -> [B, T, D]. cos/sin [T, Dh] for RoPE, nil for learned positions.
   public func callAsFunction(_ u: Tensor, rotary: (cos: Tensor, sin: Tensor)?) -> Tensor {
     var qkv = linear(u, qkvProj)                                             // [B, T, 3·H·Dh]
@@ -53,6 +61,11 @@ public final class ReasoningModule {
   public let blocks: [HRMBlock]
   init(blocks: [HRMBlock]) { self.blocks = blocks }
 
+  /// The module with every weight cast to `dtype` (see HRMBlock.casted).
+  func casted(to dtype: DType) -> ReasoningModule {
+    ReasoningModule(blocks: blocks.map { $0.casted(to: dtype) })
+  }
+
   /// R(z, injection) = blocks(z + injection).
   public func callAsFunction(_ z: Tensor, injection: Tensor, rotary: (cos: Tensor, sin: Tensor)?) -> Tensor {
     var u = add(z, injection)
@@ -65,6 +78,12 @@ public final class ReasoningModule {
 public struct InnerCarry {
   public var zH: Tensor  // [B, T, D]
   public var zL: Tensor  // [B, T, D]
+
+  /// A carry from its two states, each [B, T, D] in the forward dtype.
+  public init(zH: Tensor, zL: Tensor) {
+    self.zH = zH
+    self.zL = zL
+  }
 }
 
 /// What one segment produces.
@@ -196,6 +215,7 @@ public final class HRMInner {
     var zH = carry.zH
     var zL = carry.zL
     Autodiff.withoutGradient {
+      let (L, H) = (self.L.casted(to: dtype), self.H.casted(to: dtype))
       for hc in 0..<c.hCycles {
         for lc in 0..<c.lCycles where !(hc == c.hCycles - 1 && lc == c.lCycles - 1) {
           zL = L(zL, injection: add(zH, x), rotary: rotary)
@@ -204,6 +224,7 @@ public final class HRMInner {
       }
     }
     // The one-step gradient: z_L and z_H enter as constants, x carries gradient.
+    let (L, H) = (self.L.casted(to: dtype), self.H.casted(to: dtype))
     zL = L(zL, injection: add(zH, x), rotary: rotary)
     zH = H(zH, injection: zL, rotary: rotary)
 

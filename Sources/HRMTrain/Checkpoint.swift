@@ -10,8 +10,10 @@ import HRMTensor
 public enum Checkpoint {
   public static let prefix = "model.inner."
 
-  /// Writes the model's tensors atomically to `path`.
-  public static func save(_ store: ParameterStore, config: TrainConfig, step: Int, to path: String) throws {
+  /// Writes the model's tensors atomically to `path`, with the run's config and the data
+  /// section's CRC-32C in the header; returns that checksum (8 hex digits).
+  @discardableResult
+  public static func save(_ store: ParameterStore, config: TrainConfig, step: Int, to path: String) throws -> String {
     var items: [SafeTensorsWriter.Item] = []
     for (name, t) in store.all {
       let values = t.toArray()
@@ -24,8 +26,9 @@ public enum Checkpoint {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     let configJSON = String(data: try encoder.encode(config), encoding: .utf8) ?? "{}"
-    let data = SafeTensorsWriter.encode(items, metadata: ["format": "hrm-swift", "step": "\(step)", "config": configJSON])
+    let (data, crc) = SafeTensorsWriter.encodeChecksummed(items, metadata: ["format": "hrm-swift", "step": "\(step)", "config": configJSON])
     try AtomicFile.write(data, to: path)
+    return crc
   }
 
   /// Reads the training configuration stored in a checkpoint.
@@ -41,7 +44,12 @@ public enum Checkpoint {
   /// Loads a model from a checkpoint onto `backend`; names with or without the
   /// `_orig_mod.` prefix are accepted.
   public static func loadModel(path: String, backend: Backend) throws -> (HRMACT, TrainConfig) {
+    if let head = FileHandle(forReadingAtPath: path).map({ h -> Data in defer { try? h.close() }; return h.readData(ofLength: 4) }),
+       ZipArchive.looksLikeZip(head) {
+      throw HRMError(file: path, "a PyTorch checkpoint; convert it first: hrm convert \(path) OUT.safetensors [key=value ...]")
+    }
     let file = try SafeTensorsFile(path: path)
+    try file.verifyChecksum()
     let config = try Checkpoint.config(of: file)
     let prefix = file.entries.keys.contains { $0.hasPrefix("_orig_mod.") } ? "_orig_mod." + Checkpoint.prefix : Checkpoint.prefix
     let store = try ParameterStore.load(config.arch, from: file, prefix: prefix, backend: backend)

@@ -50,6 +50,12 @@ public struct TrainConfig: Codable, Equatable, Sendable {
   public var logInterval: Int = 50
   /// Evaluate on at most this many test batches (nil = the whole test split).
   public var evalMaxBatches: Int? = nil
+  /// Training-state checkpoint (or run folder) to continue from; nil = a fresh run.
+  public var resume: String? = nil
+  /// Keep only the newest this many checkpoints in the run folder (nil = keep all).
+  public var checkpointKeep: Int? = nil
+  /// Also checkpoint every this many steps (nil = only at evaluations and the end).
+  public var checkpointInterval: Int? = nil
 
   public init() {}
 
@@ -61,6 +67,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     case seed, checkpointPath = "checkpoint_path", projectName = "project_name", runName = "run_name"
     case evalSaveOutputs = "eval_save_outputs", device, arch, lossType = "loss_type"
     case logInterval = "log_interval", evalMaxBatches = "eval_max_batches"
+    case resume, checkpointKeep = "checkpoint_keep", checkpointInterval = "checkpoint_interval"
   }
 
   // MARK: - Overrides
@@ -86,6 +93,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     ("device", "cpu or cuda (default: the GPU when usable, else the CPU)"),
     ("log_interval", "steps between progress lines when not on a terminal (50)"),
     ("eval_max_batches", "evaluate on at most this many test batches (all)"),
+    ("resume", "continue exactly from step_N.safetensors or a run folder (its newest)"),
+    ("checkpoint_keep", "keep only the newest N checkpoints (all)"),
+    ("checkpoint_interval", "also checkpoint every N steps (evaluations only)"),
     ("arch", "architecture preset: hrm_v1 (default) or hrm_tiny"),
     ("arch.H_cycles", "high-level cycles per segment (2)"), ("arch.L_cycles", "low-level cycles per H cycle (2)"),
     ("arch.H_layers", "blocks in the H module (4)"), ("arch.L_layers", "blocks in the L module (4)"),
@@ -191,6 +201,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
       device = value == "auto" ? nil : value
     case "log_interval": logInterval = try int()
     case "eval_max_batches": evalMaxBatches = optional() == nil ? nil : try int()
+    case "resume": resume = optional()
+    case "checkpoint_keep": checkpointKeep = optional() == nil ? nil : try int()
+    case "checkpoint_interval": checkpointInterval = optional() == nil ? nil : try int()
     case "arch": break  // applied first, in apply(overrides:)
     case "arch.H_cycles": arch.hCycles = try int()
     case "arch.L_cycles": arch.lCycles = try int()
@@ -234,6 +247,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     }
     if lr < 0 { throw HRMError("lr=\(lr): must not be negative") }
     if lrWarmupSteps < 0 { throw HRMError("lr_warmup_steps=\(lrWarmupSteps): must not be negative") }
+    if let k = checkpointKeep, k < 1 { throw HRMError("checkpoint_keep=\(k): must be at least 1") }
+    if let i = checkpointInterval, i < 1 { throw HRMError("checkpoint_interval=\(i): must be at least 1") }
     if logInterval <= 0 { throw HRMError("log_interval=\(logInterval): must be positive") }
     try arch.validate()
   }

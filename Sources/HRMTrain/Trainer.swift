@@ -3,7 +3,8 @@
 // AdamATan2 with the shared lr schedule; evaluation on the test split every eval_interval
 // epochs with the reference's metrics.
 //
-// Not here: multi-GPU (one rank only for now) and full training-state checkpoints.
+// Full training-state checkpoints and resume: Resume.swift and TrainingState.swift.
+// Not here: multi-GPU (one rank only for now).
 
 import Foundation
 import HRMData
@@ -37,6 +38,14 @@ public struct LoggedMetrics: Sendable {
   }
 }
 
+/// Receives a trainer's progress; throwing stops the run with that error.
+public protocol TrainerObserver: AnyObject {
+  /// After every optimiser step, with the step's normalised metrics.
+  func trainerDidStep(_ trainer: Trainer, metrics: LoggedMetrics) throws
+  /// After every iteration's evaluation (nil metrics when there is no test split).
+  func trainerDidEvaluate(_ trainer: Trainer, metrics: LoggedMetrics?) throws
+}
+
 /// One training run.
 public final class Trainer {
   public let config: TrainConfig
@@ -48,9 +57,17 @@ public final class Trainer {
   public let adam: AdamATan2
   public let sparse: SparseSignSGD
   public let totalSteps: Int
-  public private(set) var step = 0
+  public internal(set) var step = 0
   var carry: ACTCarry?
   var sampler: TrainSampler
+  /// True once the current iteration's evaluation has run (its checkpoint resumes with the next iteration).
+  public internal(set) var iterationComplete = false
+  /// True once the schedule's last step has been taken (a resume has nothing left to do).
+  public internal(set) var finished = false
+  /// The last checkpoint written for this run (named when training stops on a NaN/Inf loss).
+  public var lastCheckpoint: String?
+  /// Told after every step and every evaluation (metrics logs, checkpoints); may throw to stop.
+  public var observer: TrainerObserver?
   /// Called after every training step with the step number and normalised metrics.
   public var onStep: ((Int, LoggedMetrics) -> Void)?
   /// Called after every evaluation.
@@ -120,54 +137,47 @@ public final class Trainer {
   }
 
   /// Runs the whole schedule: iterations of eval_interval epochs, each followed by evaluation.
+  /// After `restore(from:)` it continues where the checkpoint left off.
   public func run() throws {
     let iterations = config.epochs / (config.evalInterval ?? config.epochs)
-    var done = false
-    for _ in 0..<iterations where !done {
-      sampler.startIteration()
-      while let batch = sampler.next() {
-        if step >= totalSteps { done = true; break }
-        let m = trainStep(batch)
-        onStep?(step, LoggedMetrics.train(m, globalBatch: config.globalBatchSize))
+    var midIteration = sampler.state.iteration > 0 && !iterationComplete
+    while !finished {
+      if !midIteration {
+        if sampler.state.iteration >= iterations { break }
+        sampler.startIteration()
+        iterationComplete = false
       }
-      if let eval = try evaluate() { onEval?(step, eval) }
+      midIteration = false
+      while let batch = sampler.next() {
+        if step >= totalSteps { finished = true; break }
+        let m = trainStep(batch)
+        try checkFinite(m)
+        let logged = LoggedMetrics.train(m, globalBatch: config.globalBatchSize)
+        onStep?(step, logged)
+        try observer?.trainerDidStep(self, metrics: logged)
+      }
+      let eval = try evaluate()
+      if let eval = eval { onEval?(step, eval) }
+      iterationComplete = true
+      if sampler.state.iteration >= iterations { finished = true }
+      try observer?.trainerDidEvaluate(self, metrics: eval)
     }
   }
 
-  /// Evaluates on the test split: every batch runs halt_max_steps ACT segments from a fresh
-  /// carry; the metrics of the last segment are summed over batches and divided by count.
+  /// Stops the run with one line when a step's loss is NaN or infinite.
+  func checkFinite(_ m: StepMetrics) throws {
+    guard !m.loss.isFinite else { return }
+    let what = m.loss.isNaN ? "NaN" : "infinite"
+    let detail = String(format: "lm_loss %g, q_halt_loss %g, q_continue_loss %g", m.lmLoss, m.qHaltLoss, m.qContinueLoss)
+    let last = lastCheckpoint.map { "last good checkpoint: \($0) (continue with resume=\($0), e.g. with a lower lr)" }
+      ?? "no checkpoint was saved before it"
+    throw HRMError("training stopped at step \(step): the loss is \(what) (\(detail)); \(last)")
+  }
+
+  /// Evaluates on the test split (see Evaluator): the reference's metrics, normalised.
   public func evaluate(maxBatches: Int? = nil) throws -> LoggedMetrics? {
     guard let test = testSet else { return nil }
-    var total = StepMetrics()
-    let limit = maxBatches ?? config.evalMaxBatches
-    var seen = 0
-    try Autodiff.withoutGradient {
-      for batch in TestBatches(split: test, sharding: try BatchSharding(globalBatchSize: config.globalBatchSize)) {
-        if let l = limit, seen >= l { break }
-        seen += 1
-        total = total + evaluateBatch(batch).metrics
-      }
-    }
-    return LoggedMetrics.eval(total)
-  }
-
-  /// Runs one test batch to the end (all rows halted) and returns the final predictions.
-  public func evaluateBatch(_ batch: Batch) -> (metrics: StepMetrics, predictions: [Int32], qHalt: [Float], steps: Int) {
-    let b = batch.batchSize
-    let device = DeviceBatch(inputs: batch.inputs, labels: batch.labels, puzzleIdentifiers: batch.puzzleIdentifiers,
-                             batch: b, seq: batch.seqLen, on: backend)
-    var carry = model.initialCarry(batch: b)
-    var segments = 0
-    var last: (ACTOutput, ACTLoss)? = nil
-    repeat {
-      let (next, out) = model.step(carry, batch: device, training: false)
-      carry = next
-      segments += 1
-      last = (out, model.loss(out, labels: next.data.labels))
-    } while segments < config.arch.haltMaxSteps && carry.halted.toInt32Array().contains(0)
-    let (out, loss) = last!
-    let preds = Tensor.empty([out.logits.count / config.arch.vocabSize], .i32, on: backend)
-    backend.argmax(out.logits.reshapedRaw([preds.count, config.arch.vocabSize]), out: preds)
-    return (model.metrics(loss, output: out, carry: carry), preds.toInt32Array(), out.qHalt.toArray(), segments)
+    return try Evaluator(model: model, globalBatchSize: config.globalBatchSize)
+      .evaluate(test, maxBatches: maxBatches ?? config.evalMaxBatches).0
   }
 }

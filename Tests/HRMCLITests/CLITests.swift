@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import HRMCLI
+import HRMData
 import HRMSupport
 import XCTest
 
@@ -44,7 +45,35 @@ final class CLITests: XCTestCase {
     try run(["train", "data_path=\(data)", "epochs=2", "eval_interval=1", "global_batch_size=8",
              "arch.hidden_size=32", "arch.num_heads=2", "arch.H_layers=1", "arch.L_layers=1", "arch.halt_max_steps=2",
              "device=cpu", "checkpoint_path=\(ckpt)"])
-    XCTAssertTrue(FileManager.default.fileExists(atPath: ckpt + "/step_6.safetensors"), "final checkpoint (2 epochs x 3 batches)")
+    let weights = ckpt + "/step_6.safetensors"
+    XCTAssertTrue(FileManager.default.fileExists(atPath: weights), "final checkpoint (2 epochs x 3 batches)")
+
+    // Evaluate: metrics and row-aligned predictions for the 8 test puzzles.
+    let out = tmp + "/eval"
+    try run(["evaluate", "checkpoint=\(weights)", "output_dir=\(out)", "save_steps=true", "device=cpu"])
+    let preds = try NPY.read(path: out + "/predictions.npy")
+    XCTAssertEqual(preds.shape, [8, 81])
+    XCTAssertEqual(try NPY.read(path: out + "/step_predictions.npy").shape, [2, 8, 81])
+    XCTAssertEqual(try NPY.read(path: out + "/segments.npy").int32Values(file: "segments"), [Int32](repeating: 2, count: 8))
+    let labels = try NPY.read(path: out + "/labels.npy").int32Values(file: "labels")
+    let inputs = try NPY.read(path: out + "/inputs.npy").int32Values(file: "inputs")
+    let test = try DatasetSplit.load(from: data, split: "test")
+    XCTAssertEqual(inputs, test.sets[0].inputs.int32Values(), "rows in storage order, padding dropped")
+    XCTAssertEqual(labels, test.sets[0].labels.int32Values())
+    let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/metrics.json"))) as? [String: Any]
+    XCTAssertEqual((metrics?["metrics"] as? [String: Double])?["count"], 8)
+
+    // Solve: a 2-segment model prints an answer grid; wrong input is one clear error.
+    let puzzle = String(test.sets[0].inputs.int32Values().prefix(81).map { $0 == 1 ? "." : String($0 - 1) }.joined())
+    do {
+      try run(["solve", "checkpoint=\(weights)", "puzzle=\(puzzle)", "device=cpu"])
+    } catch let e as ExitCode {
+      XCTAssertEqual(e, ExitCode(2), "an untrained model's invalid answer exits 2")
+    }
+    assertUserError(["solve", "checkpoint=\(weights)", "puzzle=123", "device=cpu"], mentions: ["81 cells"])
+    assertUserError(["solve", "checkpoint=\(weights)", "puzzle=\(String(repeating: "x", count: 81))", "device=cpu"],
+                    mentions: ["'x'"])
+    assertUserError(["evaluate", "checkpoint=\(tmp!)/nope.safetensors"], mentions: ["nope.safetensors"])
   }
 
   func testBadOverridesAndConfigs() {

@@ -1,0 +1,131 @@
+// common.cuh: helpers shared by every HRM CUDA kernel file (compiled by NVRTC at run time).
+//
+// No CUDA headers are included: bf16 is handled as raw 16-bit patterns with the same
+// round-to-nearest-even (NaN kept quiet) as HRMTensor's BF16 helpers, so the kernels compile
+// without cuda_bf16.h. Element-type codes match CUDABackend: 0 f32, 1 bf16, 2 i32.
+#pragma once
+
+#define DT_F32 0
+#define DT_BF16 1
+#define DT_I32 2
+#define IGNORE_LABEL (-100)
+
+typedef unsigned short bf16_t;
+typedef long long i64;
+typedef unsigned long long u64;
+
+__device__ __forceinline__ float bf16_to_f32(bf16_t h) {
+  return __uint_as_float(((unsigned int)h) << 16);
+}
+
+__device__ __forceinline__ bf16_t f32_to_bf16(float f) {
+  unsigned int u = __float_as_uint(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (bf16_t)((u >> 16) | 0x40u);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (bf16_t)(u >> 16);
+}
+
+/// Element i of a tensor of type dt, as float (i32 converted).
+__device__ __forceinline__ float load_f(const void* p, int dt, i64 i) {
+  if (dt == DT_BF16) return bf16_to_f32(((const bf16_t*)p)[i]);
+  if (dt == DT_I32) return (float)((const int*)p)[i];
+  return ((const float*)p)[i];
+}
+
+/// Stores v into element i of a tensor of type dt (bf16 rounded, i32 truncated).
+__device__ __forceinline__ void store_f(void* p, int dt, i64 i, float v) {
+  if (dt == DT_BF16) ((bf16_t*)p)[i] = f32_to_bf16(v);
+  else if (dt == DT_I32) ((int*)p)[i] = (int)v;
+  else ((float*)p)[i] = v;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__device__ __forceinline__ double warp_sum_d(double v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+__device__ __forceinline__ double warp_max_d(double v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmax(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+/// Sum over the block (blockDim.x a multiple of 32, 1-D blocks). scratch: 32 shared slots.
+/// Every thread gets the total. Safe to call repeatedly with the same scratch.
+__device__ __forceinline__ float block_sum(float v, float* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int warps = (blockDim.x + 31) >> 5;
+  v = warp_sum(v);
+  __syncthreads();
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    float t = lane < warps ? scratch[lane] : 0.0f;
+    t = warp_sum(t);
+    if (lane == 0) scratch[0] = t;
+  }
+  __syncthreads();
+  return scratch[0];
+}
+
+__device__ __forceinline__ double block_sum_d(double v, double* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int warps = (blockDim.x + 31) >> 5;
+  v = warp_sum_d(v);
+  __syncthreads();
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    double t = lane < warps ? scratch[lane] : 0.0;
+    t = warp_sum_d(t);
+    if (lane == 0) scratch[0] = t;
+  }
+  __syncthreads();
+  return scratch[0];
+}
+
+/// Index of the first thread of this launch and the stride of a grid-stride loop.
+#define GRID_START ((i64)blockIdx.x * (i64)blockDim.x + (i64)threadIdx.x)
+#define GRID_STRIDE ((i64)gridDim.x * (i64)blockDim.x)
+#define GRID_LOOP(i, n) for (i64 i = GRID_START; i < (n); i += GRID_STRIDE)
+
+/// Logistic sigmoid that never evaluates exp of a positive number.
+__device__ __forceinline__ float sigmoid_f(float x) {
+  if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+  const float e = expf(x);
+  return e / (1.0f + e);
+}
+
+#define HRM_INF __int_as_float(0x7f800000)
+#define HRM_NAN __int_as_float(0x7fc00000)
+
+/// 16 bytes (8 bf16 or 4 f32) for vectorised global and shared memory access.
+struct alignas(16) vec16 { unsigned int x, y, z, w; };
+
+/// The 8 bf16 values of a vec16 as floats.
+__device__ __forceinline__ void unpack_bf16x8(const vec16& v, float* f) {
+  const unsigned int w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    f[2 * i] = bf16_to_f32((bf16_t)(w[i] & 0xffffu));
+    f[2 * i + 1] = bf16_to_f32((bf16_t)(w[i] >> 16));
+  }
+}
+
+/// 8 floats rounded to bf16 (same rounding as f32_to_bf16) in a vec16.
+__device__ __forceinline__ vec16 pack_bf16x8(const float* f) {
+  unsigned int w[4];
+#pragma unroll
+  for (int i = 0; i < 4; i++) w[i] = (unsigned int)f32_to_bf16(f[2 * i]) | ((unsigned int)f32_to_bf16(f[2 * i + 1]) << 16);
+  vec16 v = {w[0], w[1], w[2], w[3]};
+  return v;
+}
