@@ -113,6 +113,7 @@ final class VisualizerTests: XCTestCase {
     XCTAssertTrue(dom0.contains("type=\"range\""), "ACT step slider")
     XCTAssertTrue(dom0.contains("ACT step 2 of 2"))
     XCTAssertTrue(dom0.contains("rgb(51, 51, 51)") && dom0.contains("rgb(255, 220, 0)"), "walls and path colours")
+    XCTAssertTrue(dom0.contains("1 of 2 rows predicted exactly"))
     let dom1 = body(try renderedDOM(html, hash: "#group=1"))
     XCTAssertEqual(countClass("diff", in: dom1), 2, "the two wrong cells are marked")
     XCTAssertTrue(dom1.contains("2 cells differ"))
@@ -138,7 +139,7 @@ final class VisualizerTests: XCTestCase {
     var labels = inputs
     labels[5] = -100
     var preds = inputs
-    preds[seq + 7] = 9  // row 1 has one wrong cell
+    preds[seq + 7] = 10  // row 1 has one wrong cell (the label there is 9)
     var steps = [Int32](repeating: 1, count: k * n * seq)  // step 0: all blanks
     for i in 0..<n * seq { steps[n * seq + i] = preds[i] }  // step 1: the final prediction
     func write(_ name: String, _ a: NPYArray) throws { try NPY.write(a, to: tmp + "/\(name).npy") }
@@ -153,6 +154,8 @@ final class VisualizerTests: XCTestCase {
     let html = try PuzzleVisualizer.html(datasetPath: nil, predictionsPath: tmp)
     XCTAssertTrue(html.contains("\"kind\": \"sudoku\""))
     XCTAssertEqual(count("\"steps\": [", in: html), 3)
+    XCTAssertEqual(count("\"name\": \"row ", in: html), 3, "identifier 0 everywhere: one group per row")
+    XCTAssertTrue(html.contains("2 of 3 rows predicted exactly"), "the -100 label cell is ignored")
     XCTAssertTrue(html.contains("\"halt\": 0.5000") && html.contains("\"halt\": 0.8808"), "sigmoid of the Q-halt logits")
     XCTAssertTrue(html.contains("\"segments\": 1"))
     let row1 = PuzzleVisualizer.tokenString(Array(preds[seq..<2 * seq]))

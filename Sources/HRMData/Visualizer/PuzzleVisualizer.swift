@@ -21,7 +21,7 @@
 // "step_predictions": [[[tok, ...] per row] per step]}; all but the first three optional).
 // Labels may hold -100 (ignored cells), drawn as padding. Rows are grouped by identifier.
 // When metrics.json names the dataset (`data_path`) and it exists, its identifiers.json gives
-// the puzzle names.
+// the puzzle names. When every identifier is 0 (Sudoku, mazes) each row is its own group.
 
 import Foundation
 import HRMSupport
@@ -254,8 +254,10 @@ public enum PuzzleVisualizer {
     // Group rows by identifier, in order of first appearance.
     var order: [Int32] = []
     var rowsOf: [Int32: [Int]] = [:]
+    // Sudoku and maze rows all carry identifier 0: then every row is its own group.
+    let byIdentifier = ids.map { v in v.prefix(n).contains { $0 != 0 } } ?? false
     for r in 0..<n {
-      let id = ids?[r] ?? Int32(r)
+      let id = byIdentifier ? ids![r] : Int32(r)
       if rowsOf[id] == nil { order.append(id) }
       rowsOf[id, default: []].append(r)
     }
@@ -268,11 +270,13 @@ public enum PuzzleVisualizer {
         if let s = segments, r < s.count { e += ", \"segments\": \(s[r])" }
         return e + "}"
       }
-      let name = ids == nil ? "row \(id)" : name(id, identifiers)
+      let name = byIdentifier ? name(id, identifiers) : "row \(id)"
       groups.append(
         "{\"index\": \(g), \"total\": 1, \"puzzles\": [{\"index\": \(g), \"id\": \(id), \"name\": \(PythonJSON.string(name)), \"total\": \(examples.count), \"examples\": [" + examples.joined(separator: ", ") + "]}]}")
     }
-    let note = total > n ? ", \"note\": \"showing the first \(n) of \(total) prediction rows\"" : ""
-    return ("{\"name\": \"predictions\", \"total\": \(groups.count), \"predictions\": true\(note), \"groups\": [" + groups.joined(separator: ", ") + "]}", seqLen, vocab)
+    let exact = (0..<n).filter { r in zip(preds[r], labels[r]).allSatisfy { $1 < 0 || $0 == $1 } }.count
+    var note = "\(exact) of \(n) rows predicted exactly"
+    if total > n { note += "; showing the first \(n) of \(total) prediction rows" }
+    return ("{\"name\": \"predictions\", \"total\": \(groups.count), \"predictions\": true, \"note\": \(PythonJSON.string(note)), \"groups\": [" + groups.joined(separator: ", ") + "]}", seqLen, vocab)
   }
 }
