@@ -9,11 +9,17 @@ import Foundation
 
 /// A parsed JSON value; objects keep their keys in file order.
 public indirect enum ARCJSONValue: Equatable, Sendable {
+  /// An object: its members in file order.
   case object([(String, ARCJSONValue)])
+  /// A list.
   case array([ARCJSONValue])
+  /// A string (escapes decoded).
   case string(String)
+  /// A number.
   case number(Double)
+  /// `true` or `false`.
   case bool(Bool)
+  /// `null`.
   case null
 
   /// Equality compares objects key by key in order.

@@ -51,7 +51,14 @@ public struct VisualizerOptions: Equatable, Sendable {
 
 /// How grids are drawn.
 public enum PuzzleKind: String, CaseIterable, Sendable {
-  case arc, sudoku, maze, generic
+  /// ARC canvases in the ARC palette.
+  case arc
+  /// A 9x9 board with digits.
+  case sudoku
+  /// Walls, free cells, S, G and the path.
+  case maze
+  /// One colour per token id.
+  case generic
 
   /// Guesses the kind from the sequence length and the vocabulary size (for predictions
   /// without a dataset: the largest token + 1): 81 tokens of at most 11 ids are Sudoku, at
