@@ -114,3 +114,40 @@ final class CLITests: XCTestCase {
     }
   }
 }
+
+/// ARC end to end on a handful of real tasks: build with augmentations, train a tiny model,
+/// evaluate, and score pass@K from the saved predictions.
+final class ARCPipelineTests: XCTestCase {
+  static let arcRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data/arc/ARC-AGI/data").path
+
+  func testBuildTrainEvaluateScore() throws {
+    let fm = FileManager.default
+    guard fm.fileExists(atPath: ARCPipelineTests.arcRoot) else { throw XCTSkip("no ARC data at \(ARCPipelineTests.arcRoot)") }
+    let tmp = NSTemporaryDirectory() + "hrm-arc-\(getpid())-\(UUID().uuidString)"
+    defer { try? fm.removeItem(atPath: tmp) }
+    // Two training and two evaluation tasks, in the public repository's layout.
+    for (sub, count) in [("training", 2), ("evaluation", 2)] {
+      try fm.createDirectory(atPath: "\(tmp)/raw/\(sub)", withIntermediateDirectories: true)
+      let names = try fm.contentsOfDirectory(atPath: "\(ARCPipelineTests.arcRoot)/\(sub)").sorted().prefix(count)
+      for n in names { try fm.copyItem(atPath: "\(ARCPipelineTests.arcRoot)/\(sub)/\(n)", toPath: "\(tmp)/raw/\(sub)/\(n)") }
+    }
+    func run(_ args: [String]) throws {
+      var command = try HRMCommand.parseAsRoot(args)
+      try command.run()
+    }
+    try run(["dataset", "arc", "--dataset-dirs", "\(tmp)/raw", "--output-dir", "\(tmp)/arc", "--num-aug", "3"])
+    try run(["train", "data_path=\(tmp)/arc", "epochs=1", "eval_interval=1", "global_batch_size=8", "arch.hidden_size=32", "arch.num_heads=2",
+             "arch.H_layers=1", "arch.L_layers=1", "arch.H_cycles=1", "arch.L_cycles=1", "arch.halt_max_steps=2",
+             "device=cpu", "checkpoint_path=\(tmp)/run"])
+    let checkpoint = try XCTUnwrap(try fm.contentsOfDirectory(atPath: "\(tmp)/run")
+      .first { $0.hasPrefix("step_") && $0.hasSuffix(".safetensors") && !$0.contains(".state") })
+    try run(["evaluate", "checkpoint=\(tmp)/run/\(checkpoint)", "output_dir=\(tmp)/eval", "device=cpu"])
+    try run(["score-arc", "predictions=\(tmp)/eval", "ks=1,2"])
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(tmp)/eval/arc_score.json"))) as? [String: Any]
+    XCTAssertEqual(json?["taskCount"] as? Int, 2, "the two evaluation tasks are scored")
+    let overall = try XCTUnwrap(json?["overall"] as? [String: Double])
+    XCTAssertNotNil(overall["pass@2"])
+    XCTAssertGreaterThanOrEqual(overall["pass@2"]!, overall["pass@1"]!)
+  }
+}
