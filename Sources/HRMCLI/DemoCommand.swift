@@ -76,7 +76,10 @@ struct DemoCommand: ParsableCommand {
     _ = Evaluator(model: trainer.model, globalBatchSize: trainer.config.globalBatchSize).run(batch, into: &outputs)
     guard let result = outputs, result.count > 0 else { return }
     // Prefer a puzzle the model solved, else show the first one.
-    let row = (0..<result.count).first { r in result.row(result.predictions, r) == result.row(result.labels, r) } ?? 0
+    // Show the solved puzzle with the most blanks (else the first puzzle).
+    let solved = (0..<result.count).filter { r in result.row(result.predictions, r) == result.row(result.labels, r) }
+    let blanks = { (r: Int) in result.row(result.inputs, r).filter { $0 == 1 }.count }
+    let row = solved.max { blanks($0) < blanks($1) } ?? 0
     let question: [UInt8] = result.row(result.inputs, row).map { UInt8(max(0, $0 - 1)) }
     let answer: [UInt8] = result.row(result.predictions, row).map { UInt8(max(0, $0 - 1)) }
     let grids = zip(SudokuPretty.lines(question), SudokuPretty.lines(answer)).map { "  \($0)    \($1)" }

@@ -45,23 +45,36 @@ public enum ARCScoring {
     }
   }
 
-  struct Candidate {
-    var grid: Grid
-    var votes = 0
-    var confidence = 0.0
+  /// A distinct answer grid with its votes; `confidence` is the mean sigmoid(q_halt) once ranked.
+  public struct Candidate {
+    public var grid: Grid
+    public var votes = 0
+    public var confidence = 0.0
     var order: Int
   }
 
-  /// Scores `rows`: truth from the un-augmented rows' labels, votes from every row.
-  public static func score(_ rows: [Row], ks: [Int] = [1, 2, 10, 100, 1000]) throws -> ARCScore {
-    // task -> input grid -> answer grid (from the original, un-augmented puzzles)
-    var truth: [String: [(input: Grid, answer: Grid)]] = [:]
-    for row in rows where ARCAugmentation.parse(puzzleName: row.puzzleName) == nil {
-      let input = ARCEncoding.crop(row.input)
-      if truth[row.puzzleName, default: []].contains(where: { $0.input == input }) { continue }
-      truth[row.puzzleName, default: []].append((input, ARCEncoding.crop(row.label)))
+  /// The candidates for one test input of `task`, best first (count, then mean confidence,
+  /// then first appearance); `confidence` is the mean.
+  public static func rankedCandidates(_ rows: [Row], task: String, input: Grid) -> [Candidate] {
+    let votes = collectVotes(rows)
+    return rank(Array((votes[task]?[input] ?? [:]).values)).map { c in
+      var m = c
+      m.confidence = c.confidence / Double(max(c.votes, 1))
+      return m
     }
-    // task -> input grid -> candidates
+  }
+
+  static func rank(_ candidates: [Candidate]) -> [Candidate] {
+    candidates.sorted { a, b in
+      if a.votes != b.votes { return a.votes > b.votes }
+      let qa = a.confidence / Double(a.votes), qb = b.confidence / Double(b.votes)
+      if qa != qb { return qa > qb }
+      return a.order < b.order
+    }
+  }
+
+  /// task -> de-augmented input -> candidates.
+  static func collectVotes(_ rows: [Row]) -> [String: [Grid: [Grid: Candidate]]] {
     var votes: [String: [Grid: [Grid: Candidate]]] = [:]
     var seen = 0
     for row in rows {
@@ -76,18 +89,26 @@ public enum ARCScoring {
       c.confidence += q
       votes[task, default: [:]][input, default: [:]][predicted] = c
     }
+    return votes
+  }
+
+  /// Scores `rows`: truth from the un-augmented rows' labels, votes from every row.
+  public static func score(_ rows: [Row], ks: [Int] = [1, 2, 10, 100, 1000]) throws -> ARCScore {
+    // task -> input grid -> answer grid (from the original, un-augmented puzzles)
+    var truth: [String: [(input: Grid, answer: Grid)]] = [:]
+    for row in rows where ARCAugmentation.parse(puzzleName: row.puzzleName) == nil {
+      let input = ARCEncoding.crop(row.input)
+      if truth[row.puzzleName, default: []].contains(where: { $0.input == input }) { continue }
+      truth[row.puzzleName, default: []].append((input, ARCEncoding.crop(row.label)))
+    }
+    let votes = collectVotes(rows)
     var tasks: [String: ARCScore.TaskScore] = [:]
     var solved = [Int: Double](), partial = [Int: Double]()
     for (task, pairs) in truth {
       var ranks: [Int?] = []
       var count = 0
       for (input, answer) in pairs {
-        let candidates = (votes[task]?[input] ?? [:]).values.sorted { a, b in
-          if a.votes != b.votes { return a.votes > b.votes }
-          let qa = a.confidence / Double(a.votes), qb = b.confidence / Double(b.votes)
-          if qa != qb { return qa > qb }
-          return a.order < b.order
-        }
+        let candidates = rank(Array((votes[task]?[input] ?? [:]).values))
         count += candidates.reduce(0) { $0 + $1.votes }
         ranks.append(candidates.firstIndex { $0.grid == answer }.map { $0 + 1 })
       }

@@ -149,5 +149,40 @@ final class ARCPipelineTests: XCTestCase {
     let overall = try XCTUnwrap(json?["overall"] as? [String: Double])
     XCTAssertNotNil(overall["pass@2"])
     XCTAssertGreaterThanOrEqual(overall["pass@2"]!, overall["pass@1"]!)
+
+    // Solve one of the evaluation tasks by voting over its augmented embeddings.
+    let evalTask = try XCTUnwrap(try fm.contentsOfDirectory(atPath: "\(tmp)/raw/evaluation").sorted().first)
+    try run(["solve", "checkpoint=\(tmp)/run/\(checkpoint)", "puzzle=\(tmp)/raw/evaluation/\(evalTask)", "device=cpu"])
+    // A task the model never saw has no puzzle embedding: one clear error.
+    let unseen = try fm.contentsOfDirectory(atPath: "\(ARCPipelineTests.arcRoot)/evaluation").sorted().last!
+    XCTAssertThrowsError(try run(["solve", "checkpoint=\(tmp)/run/\(checkpoint)",
+                                  "puzzle=\(ARCPipelineTests.arcRoot)/evaluation/\(unseen)", "device=cpu"])) { error in
+      XCTAssertTrue("\(error)".contains("no puzzle embedding"), "\(error)")
+    }
+  }
+
+  func testMazeTrainThenSolve() throws {
+    let fm = FileManager.default
+    let tmp = NSTemporaryDirectory() + "hrm-maze-\(getpid())-\(UUID().uuidString)"
+    defer { try? fm.removeItem(atPath: tmp) }
+    func run(_ args: [String]) throws {
+      var command = try HRMCommand.parseAsRoot(args)
+      try command.run()
+    }
+    try run(["dataset", "maze", "--generate", "8", "--test-size", "2", "--output-dir", "\(tmp)/maze"])
+    try run(["train", "data_path=\(tmp)/maze", "epochs=1", "eval_interval=1", "global_batch_size=8", "arch.hidden_size=32",
+             "arch.num_heads=2", "arch.H_layers=1", "arch.L_layers=1", "arch.H_cycles=1", "arch.L_cycles=1",
+             "arch.halt_max_steps=2", "device=cpu", "checkpoint_path=\(tmp)/run"])
+    let test = try DatasetSplit.load(from: "\(tmp)/maze", split: "test")
+    let text = String(test.sets[0].inputs.int32Values().prefix(900).map { Maze.charset[Int($0) - 1] })
+    let lines = stride(from: 0, to: 900, by: 30).map { i in String(Array(text)[i..<(i + 30)]) }.joined(separator: "\n")
+    do {
+      try run(["solve", "checkpoint=\(tmp)/run/step_1.safetensors", "puzzle=\(lines)", "device=cpu"])
+    } catch let e as ExitCode {
+      XCTAssertEqual(e, ExitCode(2), "an untrained model's path is reported invalid with exit status 2")
+    }
+    XCTAssertThrowsError(try run(["solve", "checkpoint=\(tmp)/run/step_1.safetensors", "puzzle=#  S", "device=cpu"])) { error in
+      XCTAssertTrue("\(error)".contains("900 cells"), "\(error)")
+    }
   }
 }
