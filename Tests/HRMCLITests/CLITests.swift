@@ -184,5 +184,11 @@ final class ARCPipelineTests: XCTestCase {
     XCTAssertThrowsError(try run(["solve", "checkpoint=\(tmp)/run/step_1.safetensors", "puzzle=#  S", "device=cpu"])) { error in
       XCTAssertTrue("\(error)".contains("900 cells"), "\(error)")
     }
+    // A maze checkpoint on Sudoku data: another vocabulary and sequence length.
+    try run(["dataset", "sudoku", "--generate", "4", "--test-size", "2", "--max-blanks", "5", "--output-dir", "\(tmp)/sudoku"])
+    XCTAssertThrowsError(try run(["evaluate", "checkpoint=\(tmp)/run/step_1.safetensors", "data_path=\(tmp)/sudoku",
+                                  "device=cpu"])) { error in
+      XCTAssertTrue("\(error)".contains("vocab_size 11, seq_len 81") && "\(error)".contains("vocab_size 6, seq_len 900"), "\(error)")
+    }
   }
 }
