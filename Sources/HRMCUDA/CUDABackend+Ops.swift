@@ -209,6 +209,25 @@ extension CUDABackend {
            [p(x), d(x), p(out), d(out), p(rstd), n64(rows), n32(width), .f32(eps)])
   }
 
+  /// rmsNorm(a + b): one 16-byte vectorised warp-per-row pass for aligned bf16 rows of
+  /// D = 256, 512 or 1024; otherwise the add, then the norm in place on out.
+  public func addRMSNormForward(_ a: Tensor, _ b: Tensor, out: Tensor, rstd: Tensor, eps: Float) {
+    own(a, b, out, rstd)
+    precondition(rstd.dtype == .f32, "rstd must be f32")
+    let rows = rstd.count
+    guard rows > 0 else { return }
+    let width = out.count / rows
+    precondition(a.count == out.count && b.count == out.count && width * rows == out.count
+                   && a.dtype == out.dtype && b.dtype == out.dtype, "addRMSNormForward shapes \(out.shape) \(rstd.shape)")
+    if let c = [1, 2, 4].first(where: { $0 * 256 == width }), bf16Aligned(a, b, out) {
+      launch("rmsnorm.cu", "add_rmsnorm_bf16_c\(c)", grid: (max(1, min((rows + 7) / 8, 1 << 20)), 1, 1), block: (256, 1, 1),
+             [p(a), p(b), p(out), p(rstd), n64(rows), .f32(eps)])
+      return
+    }
+    addScaled(a, alpha: 1, b, beta: 1, out: out)
+    rmsNormForward(out, out: out, rstd: rstd, eps: eps)
+  }
+
   /// RMSNorm backward from the forward output y and rstd.
   public func rmsNormBackward(gradOut: Tensor, y: Tensor, rstd: Tensor, gradX: Tensor) {
     own(gradOut, y, rstd, gradX)
@@ -274,6 +293,14 @@ extension CUDABackend {
     return seq > 64 && seq <= 128 ? 8 : 4
   }
 
+  /// 16-row query groups per warp of the tensor-core forward: 2 (32 rows per warp, each K/V
+  /// fragment feeds two mma) for long sequences, 1 for T <= 128 where one 8-warp block
+  /// already covers a head. HRM_CUDA_ATTN_ROWS / `attentionRowGroups` override.
+  func attentionForwardRowGroups(_ seq: Int) -> Int {
+    if let r = attentionRowGroups, r == 1 || r == 2 { return r }
+    return seq > 128 ? 2 : 1
+  }
+
   /// Fused attention: tensor-core (mma.sync) kernels for bf16, f32 CUDA-core kernels otherwise.
   public func attentionForward(qkv: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int,
                                heads: Int, headDim: Int, scale: Float) {
@@ -283,8 +310,11 @@ extension CUDABackend {
     guard batch * seq * heads > 0 else { return }
     let v = attentionVariant(headDim)
     if attentionUsesTensorCores(qkv) {
-      let w = tensorCoreWarps(seq)
-      launch("attention.cu", "attention_forward_tc_\(v)_w\(w)", grid: ((seq + 16 * w - 1) / (16 * w), batch * heads, 1),
+      let rg = attentionForwardRowGroups(seq)
+      let w = rg == 2 ? (attentionWarps ?? 4) : tensorCoreWarps(seq)
+      let rows = 16 * w * rg
+      launch("attention.cu", "attention_forward_tc_\(v)_w\(w)" + (rg == 2 ? "_r2" : ""),
+             grid: ((seq + rows - 1) / rows, batch * heads, 1),
              block: (32 * w, 1, 1), [p(qkv), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
       return
     }
