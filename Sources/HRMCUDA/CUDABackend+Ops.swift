@@ -313,7 +313,8 @@ extension CUDABackend {
       let rg = attentionForwardRowGroups(seq)
       let w = rg == 2 ? (attentionWarps ?? 4) : tensorCoreWarps(seq)
       let rows = 16 * w * rg
-      launch("attention.cu", "attention_forward_tc_\(v)_w\(w)" + (rg == 2 ? "_r2" : ""),
+      let m = attentionMinBlocks && w == 4 ? "_m" : ""
+      launch("attention.cu", "attention_forward_tc_\(v)_w\(w)" + (rg == 2 ? "_r2" : "") + m,
              grid: ((seq + rows - 1) / rows, batch * heads, 1),
              block: (32 * w, 1, 1), [p(qkv), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
       return
@@ -339,8 +340,9 @@ extension CUDABackend {
                                n32(seq), n32(heads), .f32(scale)]
       let w = tensorCoreWarps(seq, backward: true)
       let tcGrid = ((seq + 16 * w - 1) / (16 * w), batch * heads, 1)
-      launch("attention.cu", "attention_backward_kv_tc_\(v)_w\(w)", grid: tcGrid, block: (32 * w, 1, 1), args)
-      launch("attention.cu", "attention_backward_q_tc_\(v)_w\(w)", grid: tcGrid, block: (32 * w, 1, 1), args)
+      let m = attentionMinBlocks && w == 4 ? "_m" : ""
+      launch("attention.cu", "attention_backward_kv_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1), args)
+      launch("attention.cu", "attention_backward_q_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1), args)
       return
     }
     let args: [KernelArg] = [p(qkv), d(qkv), p(lse), .ptr(delta.address), p(gradOut), d(gradOut), p(gradQKV), d(gradQKV),
@@ -358,9 +360,10 @@ extension CUDABackend {
     let inner = out.shape.last!
     let rows = out.count / inner
     precondition(gateUp.count == 2 * out.count, "swiglu shapes \(gateUp.shape) \(out.shape)")
-    if inner % 8 == 0 && bf16Aligned(gateUp, out) {
-      launch("swiglu.cu", "swiglu_forward_bf16x8_kernel", grid: ((inner / 8 + 255) / 256, min(rows, 65535), 1), block: (256, 1, 1),
-             [p(gateUp), p(out), n64(rows), n64(inner / 8)])
+    if inner % 8 == 0 && rows * (inner / 8) < Int(Int32.max) && bf16Aligned(gateUp, out) {
+      let total8 = rows * (inner / 8)
+      launch("swiglu.cu", "swiglu_forward_bf16x8_kernel", grid: (max(1, min((total8 + 511) / 512, multiprocessorCount * 32)), 1, 1),
+             block: (256, 1, 1), [p(gateUp), p(out), n32(total8), n32(inner / 8)])
       return
     }
     launch("swiglu.cu", "swiglu_forward_kernel", grid: ((inner + 255) / 256, min(rows, 65535), 1), block: (256, 1, 1),
@@ -374,9 +377,10 @@ extension CUDABackend {
     let inner = gradOut.shape.last!
     let rows = gradOut.count / inner
     precondition(gateUp.count == 2 * gradOut.count && gradGateUp.count == gateUp.count, "swiglu backward shapes")
-    if inner % 8 == 0 && bf16Aligned(gateUp, gradOut, gradGateUp) {
-      launch("swiglu.cu", "swiglu_backward_bf16x8_kernel", grid: ((inner / 8 + 255) / 256, min(rows, 65535), 1), block: (256, 1, 1),
-             [p(gateUp), p(gradOut), p(gradGateUp), n64(rows), n64(inner / 8)])
+    if inner % 8 == 0 && rows * (inner / 8) < Int(Int32.max) && bf16Aligned(gateUp, gradOut, gradGateUp) {
+      let total8 = rows * (inner / 8)
+      launch("swiglu.cu", "swiglu_backward_bf16x8_kernel", grid: (max(1, min((total8 + 255) / 256, multiprocessorCount * 32)), 1, 1),
+             block: (256, 1, 1), [p(gateUp), p(gradOut), p(gradGateUp), n32(total8), n32(inner / 8)])
       return
     }
     launch("swiglu.cu", "swiglu_backward_kernel", grid: ((inner + 255) / 256, min(rows, 65535), 1), block: (256, 1, 1),

@@ -148,13 +148,33 @@ public enum BackendBench {
           be.attentionBackward(qkv: lq, out: lo, lse: ll, gradOut: lg, gradQKV: lgq, batch: lb, seq: lt, heads: heads,
                                headDim: headDim, scale: scale)
         }
-        for rg in [1, 2] {
-          cuda.attentionRowGroups = rg
-          timed("attentionForward bf16 B\(lb) T\(lt) H\(heads) \(rg) row groups", flops(lf)) {
-            be.attentionForward(qkv: lq, out: lo, lse: ll, batch: lb, seq: lt, heads: heads, headDim: headDim, scale: scale)
+        let savedMinBlocks = cuda.attentionMinBlocks
+        for minBlocks in [false, true] {
+          cuda.attentionMinBlocks = minBlocks
+          let tag = minBlocks ? ", capped registers" : ""
+          for rg in [1, 2] {
+            cuda.attentionRowGroups = rg
+            timed("attentionForward bf16 B\(lb) T\(lt) H\(heads) \(rg) row groups\(tag)", flops(lf)) {
+              be.attentionForward(qkv: lq, out: lo, lse: ll, batch: lb, seq: lt, heads: heads, headDim: headDim, scale: scale)
+            }
+          }
+          cuda.attentionRowGroups = savedRows
+          timed("attentionBackward bf16 B\(lb) T\(lt) H\(heads)\(tag)", flops(2.5 * lf)) {
+            be.attentionBackward(qkv: lq, out: lo, lse: ll, gradOut: lg, gradQKV: lgq, batch: lb, seq: lt, heads: heads,
+                                 headDim: headDim, scale: scale)
           }
         }
-        cuda.attentionRowGroups = savedRows
+        cuda.attentionMinBlocks = savedMinBlocks
+        for minBlocks in [false, true] {   // the short (T = 82) heads, 4-warp blocks
+          cuda.attentionMinBlocks = minBlocks
+          cuda.attentionWarps = 4
+          timed("attentionBackward bf16 \(b) T\(seq) H\(heads) 4 warps\(minBlocks ? ", capped registers" : "")", flops(2.5 * attnFlops)) {
+            be.attentionBackward(qkv: qkv, out: attn, lse: lse, gradOut: gattn, gradQKV: gqkv, batch: batch, seq: seq,
+                                 heads: heads, headDim: headDim, scale: scale)
+          }
+          cuda.attentionWarps = nil
+        }
+        cuda.attentionMinBlocks = savedMinBlocks
       }
     }
     timed("rmsNormForward bf16 [\(rows),\(d)]", bytes(Double(rows * d * 4 + rows * 4))) {

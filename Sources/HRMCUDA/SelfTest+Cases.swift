@@ -316,7 +316,7 @@ extension BackendSelfTest {
   // MARK: - SwiGLU
 
   func swiglu() {
-    for (dtype, rows, inner) in [(DType.f32, 100, 96), (.bf16, 100, 96), (.bf16, 30, 36)] {
+    for (dtype, rows, inner) in [(DType.f32, 100, 96), (.bf16, 100, 96), (.bf16, 30, 36), (.bf16, 9000, 2048)] {
       let gu = normal(rows * 2 * inner, 2), gout = normal(rows * inner)
       check("swigluForward", "\(dtype) [\(rows),\(2 * inner)]") { be in
         let out = S.poisoned([rows, inner], dtype, on: be)

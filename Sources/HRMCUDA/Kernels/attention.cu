@@ -811,3 +811,31 @@ ATTENTION_TC_KERNELS(64, 4)
 ATTENTION_TC_KERNELS(64, 8)
 ATTENTION_TC_KERNELS(32, 4)
 ATTENTION_TC_KERNELS(32, 8)
+
+// Occupancy variants (4-warp blocks): __launch_bounds__ with a minimum of resident blocks per
+// SM caps the registers (65536 / (128 * MINB)), trading registers for warps in flight, since
+// the kernels are latency-bound (run 8: 32-row warps at 231 registers ran no faster than
+// 16-row warps at 119). Forward 16-row: 5 blocks (<= 102 registers); forward 32-row: 3 blocks
+// (<= 170); dK/dV: 3 blocks (<= 170, from 205); dQ: 4 blocks (<= 128, from 144).
+#define ATTENTION_TC_MINB_KERNELS(DH)                                                                            \
+  extern "C" __global__ void __launch_bounds__(128, 5) attention_forward_tc_##DH##_w4_m(                         \
+      const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {                     \
+    attention_forward_tc_impl<DH, 4, 1>(qkv, out, odt, lse, seq, heads, scale);                                 \
+  }                                                                                                              \
+  extern "C" __global__ void __launch_bounds__(128, 3) attention_forward_tc_##DH##_w4_r2_m(                      \
+      const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {                     \
+    attention_forward_tc_impl<DH, 4, 2>(qkv, out, odt, lse, seq, heads, scale);                                 \
+  }                                                                                                              \
+  extern "C" __global__ void __launch_bounds__(128, 3) attention_backward_kv_tc_##DH##_w4_m(                     \
+      const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
+      int seq, int heads, float scale) {                                                                         \
+    attention_backward_kv_tc_impl<DH, 4>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);                 \
+  }                                                                                                              \
+  extern "C" __global__ void __launch_bounds__(128, 4) attention_backward_q_tc_##DH##_w4_m(                      \
+      const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
+      int seq, int heads, float scale) {                                                                         \
+    attention_backward_q_tc_impl<DH, 4>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);                  \
+  }
+
+ATTENTION_TC_MINB_KERNELS(64)
+ATTENTION_TC_MINB_KERNELS(32)
