@@ -56,9 +56,13 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// by sequence length. Env HRM_CUDA_ATTN_ROWS sets it. For experiments and the bench.
   public var attentionRowGroups: Int?
   /// Use the register-capped occupancy variants of the 4-warp tensor-core attention kernels
-  /// (`_m` suffix, __launch_bounds__ with a minimum of resident blocks). Env
-  /// HRM_CUDA_ATTN_MINB=1 sets it. For experiments and the bench.
+  /// (`_m` suffix, __launch_bounds__ with a minimum of resident blocks): the default since
+  /// run 9 (forward T901 -10%, backward -9..12%, docs/perf-cuda.md). Env HRM_CUDA_ATTN_MINB=0
+  /// turns it off. For experiments and the bench.
   public var attentionMinBlocks: Bool
+  /// Time up to 8 cuBLASLt heuristic results per GEMM shape on first use and keep the
+  /// fastest (env HRM_CUDA_GEMM_TUNE=1). Off: the first heuristic result, as before.
+  public let gemmTune: Bool
   /// When true, every launch is followed by a stream synchronisation, so an asynchronous
   /// fault is reported with the kernel that caused it (env HRM_CUDA_SYNC=1 sets it).
   public var debugSync: Bool
@@ -152,7 +156,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     self.debugSync = env["HRM_CUDA_SYNC"].map { $0 != "0" && !$0.isEmpty } ?? false
     self.forceSimpleGemm = env["HRM_CUDA_GEMM"] == "simple"
     self.forceSimpleAttention = env["HRM_CUDA_ATTENTION"] == "simple"
-    self.attentionMinBlocks = env["HRM_CUDA_ATTN_MINB"] == "1"
+    self.attentionMinBlocks = env["HRM_CUDA_ATTN_MINB"] != "0"
+    self.gemmTune = env["HRM_CUDA_GEMM_TUNE"] == "1"
     self.attentionRowGroups = env["HRM_CUDA_ATTN_ROWS"].flatMap { Int($0) }.flatMap { $0 == 1 || $0 == 2 ? $0 : nil }
     if !forceSimpleGemm { _ = ensureCublasLt() }
   }
