@@ -195,31 +195,37 @@ extension CUDABackend {
 
   /// Times the plan's heuristic result and its candidates on these operands (beta = 0 into a
   /// scratch output, so C is untouched; 2 warm-up and 5 timed calls each, host clock around
-  /// stream synchronisations) and keeps the fastest. Once per plan, only with HRM_CUDA_GEMM_TUNE=1.
+  /// stream synchronisations; two rounds over all candidates, each keeping its better round,
+  /// so a clock still ramping up in the first timings does not decide) and keeps the fastest.
+  /// Once per plan, with HRM_CUDA_GEMM_TUNE on (the default).
   private func tune(_ plan: GemmPlan, lt: CublasLtAPI, handle: OpaquePointer?, aIn: Tensor, bIn: Tensor, cOut: Tensor,
                     alpha: Float, workspace: Buffer) {
     let scratchOut = scratch(bytes: max(cOut.count, 1) * cOut.dtype.size)
-    var best = plan.heuristic, bestTime = Double.infinity
-    for candidate in [plan.heuristic] + plan.candidates {
-      var alphaV = alpha, betaV: Float = 0
-      var failed = false
-      func once() {
-        let status = candidate.withUnsafeBytes { algo in
-          lt.cublasLtMatmul(handle, plan.desc, &alphaV, bIn.devicePointer, plan.ltA, aIn.devicePointer, plan.ltB, &betaV,
-                            scratchOut.address, plan.ltC, scratchOut.address, plan.ltC, algo.baseAddress,
-                            workspace.address, gemmWorkspaceBytes, stream)
+    let all = [plan.heuristic] + plan.candidates
+    var times = [Double](repeating: .infinity, count: all.count)
+    for _ in 0..<2 {
+      for (i, candidate) in all.enumerated() {
+        var alphaV = alpha, betaV: Float = 0
+        var failed = false
+        func once() {
+          let status = candidate.withUnsafeBytes { algo in
+            lt.cublasLtMatmul(handle, plan.desc, &alphaV, bIn.devicePointer, plan.ltA, aIn.devicePointer, plan.ltB, &betaV,
+                              scratchOut.address, plan.ltC, scratchOut.address, plan.ltC, algo.baseAddress,
+                              workspace.address, gemmWorkspaceBytes, stream)
+          }
+          if status != 0 { failed = true }
         }
-        if status != 0 { failed = true }
+        once(); once()
+        synchronize()
+        if failed { continue }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<5 { once() }
+        synchronize()
+        if !failed { times[i] = min(times[i], Double(DispatchTime.now().uptimeNanoseconds - t0)) }
       }
-      once(); once()
-      synchronize()
-      if failed { continue }
-      let t0 = DispatchTime.now().uptimeNanoseconds
-      for _ in 0..<5 { once() }
-      synchronize()
-      let t = Double(DispatchTime.now().uptimeNanoseconds - t0)
-      if !failed && t < bestTime { bestTime = t; best = candidate }
     }
+    var best = plan.heuristic, bestTime = Double.infinity
+    for (i, candidate) in all.enumerated() where times[i] < bestTime { bestTime = times[i]; best = candidate }
     lock.lock()
     plan.heuristic = best
     plan.candidates = []
