@@ -35,7 +35,7 @@ public struct SelftestCommand: ParsableCommand {
   static let opsByFile: [String: [String]] = [
     "elementwise.cu": ["copy", "addScaled", "scale", "copySequence", "selectRows", "addBias"],
     "embedding.cu": ["embeddingForward", "embeddingBackward"],
-    "rmsnorm.cu": ["rmsNormForward", "rmsNormBackward"],
+    "rmsnorm.cu": ["rmsNormForward", "rmsNormBackward", "addRMSNormForward"],
     "rope.cu": ["rope"],
     "attention.cu": ["attentionForward", "attentionBackward"],
     "swiglu.cu": ["swigluForward", "swigluBackward"],

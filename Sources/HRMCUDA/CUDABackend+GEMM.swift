@@ -23,9 +23,12 @@ struct GemmKey: Hashable {
 final class GemmPlan {
   let desc: OpaquePointer?
   let ltA: OpaquePointer?, ltB: OpaquePointer?, ltC: OpaquePointer?
-  /// The heuristic result (algo first).
-  let heuristic: [UInt8]
+  /// The heuristic result (algo first) in use.
+  var heuristic: [UInt8]
   let workspaceBytes: Int
+  /// Further heuristic results (each fitting the workspace) still to be timed against
+  /// `heuristic` on first use when GEMM tuning is on; empty once tuned.
+  var candidates: [[UInt8]] = []
   init(desc: OpaquePointer?, ltA: OpaquePointer?, ltB: OpaquePointer?, ltC: OpaquePointer?, heuristic: [UInt8], workspaceBytes: Int) {
     self.desc = desc; self.ltA = ltA; self.ltB = ltB; self.ltC = ltC
     self.heuristic = heuristic; self.workspaceBytes = workspaceBytes
@@ -91,14 +94,25 @@ extension CUDABackend {
     _ = lt.cublasLtMatmulPreferenceSetAttribute(pref, 7, &alignC, 4)
     _ = lt.cublasLtMatmulPreferenceSetAttribute(pref, 8, &alignC, 4)
 
-    var result = [UInt8](repeating: 0, count: CublasLtConstants.heuristicResultSize)
+    let size = CublasLtConstants.heuristicResultSize
+    let requested = gemmTune ? 8 : 1
+    var results = [UInt8](repeating: 0, count: size * requested)
     var returned: Int32 = 0
-    let status = result.withUnsafeMutableBytes {
-      lt.cublasLtMatmulAlgoGetHeuristic(handle, desc, la, lb, lc, lc, pref, 1, $0.baseAddress!, &returned)
+    let status = results.withUnsafeMutableBytes {
+      lt.cublasLtMatmulAlgoGetHeuristic(handle, desc, la, lb, lc, lc, pref, Int32(requested), $0.baseAddress!, &returned)
     }
     if status != 0 || returned == 0 { return nil }
-    let wsNeeded = result.withUnsafeBytes { $0.load(fromByteOffset: CublasLtConstants.heuristicWorkspaceOffset, as: Int.self) }
+    let all = (0..<Int(returned)).map { Array(results[($0 * size)..<(($0 + 1) * size)]) }
+    func workspace(_ r: [UInt8]) -> Int {
+      r.withUnsafeBytes { $0.load(fromByteOffset: CublasLtConstants.heuristicWorkspaceOffset, as: Int.self) }
+    }
+    func state(_ r: [UInt8]) -> Int32 {
+      r.withUnsafeBytes { $0.load(fromByteOffset: CublasLtConstants.heuristicWorkspaceOffset + 8, as: Int32.self) }
+    }
+    let result = all[0]
+    let wsNeeded = workspace(result)
     let p = GemmPlan(desc: desc, ltA: la, ltB: lb, ltC: lc, heuristic: result, workspaceBytes: wsNeeded)
+    p.candidates = all.dropFirst().filter { state($0) == 0 && workspace($0) <= gemmWorkspaceBytes }
     lock.lock()
     gemmPlans[key] = p
     lock.unlock()
@@ -165,6 +179,7 @@ extension CUDABackend {
     lock.unlock()
     makeCurrent()
     var alphaV = alpha, betaV = beta
+    if !plan.candidates.isEmpty { tune(plan, lt: lt, handle: handle, aIn: aIn, bIn: bIn, cOut: cOut, alpha: alpha, workspace: workspace) }
     let status = plan.heuristic.withUnsafeBytes { algo in
       lt.cublasLtMatmul(handle, plan.desc, &alphaV, bIn.devicePointer, plan.ltA, aIn.devicePointer, plan.ltB, &betaV,
                         cOut.devicePointer, plan.ltC, cOut.devicePointer, plan.ltC, algo.baseAddress,
@@ -176,6 +191,45 @@ extension CUDABackend {
     if debugSync { checkOrDie(driver.cuStreamSynchronize(stream), "cublasLtMatmul \(m)x\(n)x\(k)") }
     if let t = cTemp { copy(t, to: Tensor(buffer: c.buffer, offset: c.offset, shape: [m * n], dtype: c.dtype)) }
     return true
+  }
+
+  /// Times the plan's heuristic result and its candidates on these operands (beta = 0 into a
+  /// scratch output, so C is untouched; 2 warm-up and 5 timed calls each, host clock around
+  /// stream synchronisations; two rounds over all candidates, each keeping its better round,
+  /// so a clock still ramping up in the first timings does not decide) and keeps the fastest.
+  /// Once per plan, with HRM_CUDA_GEMM_TUNE on (the default).
+  private func tune(_ plan: GemmPlan, lt: CublasLtAPI, handle: OpaquePointer?, aIn: Tensor, bIn: Tensor, cOut: Tensor,
+                    alpha: Float, workspace: Buffer) {
+    let scratchOut = scratch(bytes: max(cOut.count, 1) * cOut.dtype.size)
+    let all = [plan.heuristic] + plan.candidates
+    var times = [Double](repeating: .infinity, count: all.count)
+    for _ in 0..<2 {
+      for (i, candidate) in all.enumerated() {
+        var alphaV = alpha, betaV: Float = 0
+        var failed = false
+        func once() {
+          let status = candidate.withUnsafeBytes { algo in
+            lt.cublasLtMatmul(handle, plan.desc, &alphaV, bIn.devicePointer, plan.ltA, aIn.devicePointer, plan.ltB, &betaV,
+                              scratchOut.address, plan.ltC, scratchOut.address, plan.ltC, algo.baseAddress,
+                              workspace.address, gemmWorkspaceBytes, stream)
+          }
+          if status != 0 { failed = true }
+        }
+        once(); once()
+        synchronize()
+        if failed { continue }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<5 { once() }
+        synchronize()
+        if !failed { times[i] = min(times[i], Double(DispatchTime.now().uptimeNanoseconds - t0)) }
+      }
+    }
+    var best = plan.heuristic, bestTime = Double.infinity
+    for (i, candidate) in all.enumerated() where times[i] < bestTime { bestTime = times[i]; best = candidate }
+    lock.lock()
+    plan.heuristic = best
+    plan.candidates = []
+    lock.unlock()
   }
 
   /// A fresh copy of the first `count` elements of `t` in `dtype`.

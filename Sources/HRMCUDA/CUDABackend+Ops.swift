@@ -209,6 +209,25 @@ extension CUDABackend {
            [p(x), d(x), p(out), d(out), p(rstd), n64(rows), n32(width), .f32(eps)])
   }
 
+  /// rmsNorm(a + b): one 16-byte vectorised warp-per-row pass for aligned bf16 rows of
+  /// D = 256, 512 or 1024; otherwise the add, then the norm in place on out.
+  public func addRMSNormForward(_ a: Tensor, _ b: Tensor, out: Tensor, rstd: Tensor, eps: Float) {
+    own(a, b, out, rstd)
+    precondition(rstd.dtype == .f32, "rstd must be f32")
+    let rows = rstd.count
+    guard rows > 0 else { return }
+    let width = out.count / rows
+    precondition(a.count == out.count && b.count == out.count && width * rows == out.count
+                   && a.dtype == out.dtype && b.dtype == out.dtype, "addRMSNormForward shapes \(out.shape) \(rstd.shape)")
+    if let c = [1, 2, 4].first(where: { $0 * 256 == width }), bf16Aligned(a, b, out) {
+      launch("rmsnorm.cu", "add_rmsnorm_bf16_c\(c)", grid: (max(1, min((rows + 7) / 8, 1 << 20)), 1, 1), block: (256, 1, 1),
+             [p(a), p(b), p(out), p(rstd), n64(rows), .f32(eps)])
+      return
+    }
+    addScaled(a, alpha: 1, b, beta: 1, out: out)
+    rmsNormForward(out, out: out, rstd: rstd, eps: eps)
+  }
+
   /// RMSNorm backward from the forward output y and rstd.
   public func rmsNormBackward(gradOut: Tensor, y: Tensor, rstd: Tensor, gradX: Tensor) {
     own(gradOut, y, rstd, gradX)
@@ -274,6 +293,14 @@ extension CUDABackend {
     return seq > 64 && seq <= 128 ? 8 : 4
   }
 
+  /// 16-row query groups per warp of the tensor-core forward: 2 (32 rows per warp, each K/V
+  /// fragment feeds two mma) for long sequences, 1 for T <= 128 where one 8-warp block
+  /// already covers a head. HRM_CUDA_ATTN_ROWS / `attentionRowGroups` override.
+  func attentionForwardRowGroups(_ seq: Int) -> Int {
+    if let r = attentionRowGroups, r == 1 || r == 2 { return r }
+    return seq > 128 ? 2 : 1
+  }
+
   /// Fused attention: tensor-core (mma.sync) kernels for bf16, f32 CUDA-core kernels otherwise.
   public func attentionForward(qkv: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int,
                                heads: Int, headDim: Int, scale: Float) {
@@ -283,8 +310,12 @@ extension CUDABackend {
     guard batch * seq * heads > 0 else { return }
     let v = attentionVariant(headDim)
     if attentionUsesTensorCores(qkv) {
-      let w = tensorCoreWarps(seq)
-      launch("attention.cu", "attention_forward_tc_\(v)_w\(w)", grid: ((seq + 16 * w - 1) / (16 * w), batch * heads, 1),
+      let rg = attentionForwardRowGroups(seq)
+      let w = rg == 2 ? (attentionWarps ?? 4) : tensorCoreWarps(seq)
+      let rows = 16 * w * rg
+      let m = attentionMinBlocks && w == 4 ? "_m" : ""
+      launch("attention.cu", "attention_forward_tc_\(v)_w\(w)" + (rg == 2 ? "_r2" : "") + m,
+             grid: ((seq + rows - 1) / rows, batch * heads, 1),
              block: (32 * w, 1, 1), [p(qkv), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
       return
     }
@@ -309,8 +340,9 @@ extension CUDABackend {
                                n32(seq), n32(heads), .f32(scale)]
       let w = tensorCoreWarps(seq, backward: true)
       let tcGrid = ((seq + 16 * w - 1) / (16 * w), batch * heads, 1)
-      launch("attention.cu", "attention_backward_kv_tc_\(v)_w\(w)", grid: tcGrid, block: (32 * w, 1, 1), args)
-      launch("attention.cu", "attention_backward_q_tc_\(v)_w\(w)", grid: tcGrid, block: (32 * w, 1, 1), args)
+      let m = attentionMinBlocks && w == 4 ? "_m" : ""
+      launch("attention.cu", "attention_backward_kv_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1), args)
+      launch("attention.cu", "attention_backward_q_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1), args)
       return
     }
     let args: [KernelArg] = [p(qkv), d(qkv), p(lse), .ptr(delta.address), p(gradOut), d(gradOut), p(gradQKV), d(gradQKV),
@@ -328,9 +360,10 @@ extension CUDABackend {
     let inner = out.shape.last!
     let rows = out.count / inner
     precondition(gateUp.count == 2 * out.count, "swiglu shapes \(gateUp.shape) \(out.shape)")
-    if inner % 8 == 0 && bf16Aligned(gateUp, out) {
-      launch("swiglu.cu", "swiglu_forward_bf16x8_kernel", grid: ((inner / 8 + 255) / 256, min(rows, 65535), 1), block: (256, 1, 1),
-             [p(gateUp), p(out), n64(rows), n64(inner / 8)])
+    if inner % 8 == 0 && rows * (inner / 8) < Int(Int32.max) && bf16Aligned(gateUp, out) {
+      let total8 = rows * (inner / 8)
+      launch("swiglu.cu", "swiglu_forward_bf16x8_kernel", grid: (max(1, min((total8 + 511) / 512, multiprocessorCount * 32)), 1, 1),
+             block: (256, 1, 1), [p(gateUp), p(out), n32(total8), n32(inner / 8)])
       return
     }
     launch("swiglu.cu", "swiglu_forward_kernel", grid: ((inner + 255) / 256, min(rows, 65535), 1), block: (256, 1, 1),
@@ -344,9 +377,10 @@ extension CUDABackend {
     let inner = gradOut.shape.last!
     let rows = gradOut.count / inner
     precondition(gateUp.count == 2 * gradOut.count && gradGateUp.count == gateUp.count, "swiglu backward shapes")
-    if inner % 8 == 0 && bf16Aligned(gateUp, gradOut, gradGateUp) {
-      launch("swiglu.cu", "swiglu_backward_bf16x8_kernel", grid: ((inner / 8 + 255) / 256, min(rows, 65535), 1), block: (256, 1, 1),
-             [p(gateUp), p(gradOut), p(gradGateUp), n64(rows), n64(inner / 8)])
+    if inner % 8 == 0 && rows * (inner / 8) < Int(Int32.max) && bf16Aligned(gateUp, gradOut, gradGateUp) {
+      let total8 = rows * (inner / 8)
+      launch("swiglu.cu", "swiglu_backward_bf16x8_kernel", grid: (max(1, min((total8 + 255) / 256, multiprocessorCount * 32)), 1, 1),
+             block: (256, 1, 1), [p(gateUp), p(gradOut), p(gradGateUp), n32(total8), n32(inner / 8)])
       return
     }
     launch("swiglu.cu", "swiglu_backward_kernel", grid: ((inner + 255) / 256, min(rows, 65535), 1), block: (256, 1, 1),

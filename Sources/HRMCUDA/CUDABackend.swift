@@ -52,6 +52,20 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// Warps per block of the tensor-core attention kernels (4 or 8); nil picks by sequence
   /// length. For experiments and the bench.
   public var attentionWarps: Int?
+  /// Query-row groups of 16 per warp in the tensor-core attention forward (1 or 2); nil picks
+  /// by sequence length. Env HRM_CUDA_ATTN_ROWS sets it. For experiments and the bench.
+  public var attentionRowGroups: Int?
+  /// Use the register-capped occupancy variants of the 4-warp tensor-core attention kernels
+  /// (`_m` suffix, __launch_bounds__ with a minimum of resident blocks): the default since
+  /// run 9 (forward T901 -10%, backward -9..12%, docs/perf-cuda.md). Env HRM_CUDA_ATTN_MINB=0
+  /// turns it off. For experiments and the bench.
+  public var attentionMinBlocks: Bool
+  /// Time up to 8 cuBLASLt heuristic results per GEMM shape on first use and keep the
+  /// fastest: the default since run 10 (the model's GEMMs 11-15% faster, docs/perf-cuda.md).
+  /// The choice is made by timing, so two processes may pick different algorithms and round
+  /// differently; env HRM_CUDA_GEMM_TUNE=0 keeps cuBLASLt's first heuristic result (the
+  /// same algorithm every run).
+  public let gemmTune: Bool
   /// When true, every launch is followed by a stream synchronisation, so an asynchronous
   /// fault is reported with the kernel that caused it (env HRM_CUDA_SYNC=1 sets it).
   public var debugSync: Bool
@@ -145,6 +159,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     self.debugSync = env["HRM_CUDA_SYNC"].map { $0 != "0" && !$0.isEmpty } ?? false
     self.forceSimpleGemm = env["HRM_CUDA_GEMM"] == "simple"
     self.forceSimpleAttention = env["HRM_CUDA_ATTENTION"] == "simple"
+    self.attentionMinBlocks = env["HRM_CUDA_ATTN_MINB"] != "0"
+    self.gemmTune = env["HRM_CUDA_GEMM_TUNE"] != "0"
+    self.attentionRowGroups = env["HRM_CUDA_ATTN_ROWS"].flatMap { Int($0) }.flatMap { $0 == 1 || $0 == 2 ? $0 : nil }
     if !forceSimpleGemm { _ = ensureCublasLt() }
   }
 

@@ -127,8 +127,16 @@ public enum BackendBench {
         }
       }
       cuda.attentionWarps = nil
+      let savedRows = cuda.attentionRowGroups
+      for rg in [1, 2] {
+        cuda.attentionRowGroups = rg
+        timed("attentionForward bf16 \(b) T\(seq) H\(heads) \(rg) row groups", flops(attnFlops)) {
+          be.attentionForward(qkv: qkv, out: attn, lse: lse, batch: batch, seq: seq, heads: heads, headDim: headDim, scale: scale)
+        }
+      }
+      cuda.attentionRowGroups = savedRows
       if want("attention") {
-        let (lb, lt) = (max(1, batch / 32), 901)   // Maze/ARC length
+        let (lb, lt) = (max(1, batch / 4), 901)   // Maze/ARC length, the (96, 900) issue shape at B384
         let lq = t([lb, lt, 3 * d], .bf16), lo = Tensor.empty([lb, lt, d], .bf16, on: be)
         let ll = Tensor.empty([lb, heads, lt], .f32, on: be), lg = t([lb, lt, d], .bf16, 0.1)
         let lgq = Tensor.empty([lb, lt, 3 * d], .bf16, on: be)
@@ -140,10 +148,41 @@ public enum BackendBench {
           be.attentionBackward(qkv: lq, out: lo, lse: ll, gradOut: lg, gradQKV: lgq, batch: lb, seq: lt, heads: heads,
                                headDim: headDim, scale: scale)
         }
+        let savedMinBlocks = cuda.attentionMinBlocks
+        for minBlocks in [false, true] {
+          cuda.attentionMinBlocks = minBlocks
+          let tag = minBlocks ? ", capped registers" : ""
+          for rg in [1, 2] {
+            cuda.attentionRowGroups = rg
+            timed("attentionForward bf16 B\(lb) T\(lt) H\(heads) \(rg) row groups\(tag)", flops(lf)) {
+              be.attentionForward(qkv: lq, out: lo, lse: ll, batch: lb, seq: lt, heads: heads, headDim: headDim, scale: scale)
+            }
+          }
+          cuda.attentionRowGroups = savedRows
+          timed("attentionBackward bf16 B\(lb) T\(lt) H\(heads)\(tag)", flops(2.5 * lf)) {
+            be.attentionBackward(qkv: lq, out: lo, lse: ll, gradOut: lg, gradQKV: lgq, batch: lb, seq: lt, heads: heads,
+                                 headDim: headDim, scale: scale)
+          }
+        }
+        cuda.attentionMinBlocks = savedMinBlocks
+        for minBlocks in [false, true] {   // the short (T = 82) heads, 4-warp blocks
+          cuda.attentionMinBlocks = minBlocks
+          cuda.attentionWarps = 4
+          timed("attentionBackward bf16 \(b) T\(seq) H\(heads) 4 warps\(minBlocks ? ", capped registers" : "")", flops(2.5 * attnFlops)) {
+            be.attentionBackward(qkv: qkv, out: attn, lse: lse, gradOut: gattn, gradQKV: gqkv, batch: batch, seq: seq,
+                                 heads: heads, headDim: headDim, scale: scale)
+          }
+          cuda.attentionWarps = nil
+        }
+        cuda.attentionMinBlocks = savedMinBlocks
       }
     }
     timed("rmsNormForward bf16 [\(rows),\(d)]", bytes(Double(rows * d * 4 + rows * 4))) {
       be.rmsNormForward(x, out: y, rstd: rstd, eps: 1e-5)
+    }
+    let ys = Tensor.empty([rows, d], .bf16, on: be)
+    timed("addRMSNormForward bf16 [\(rows),\(d)]", bytes(Double(rows * d * 6 + rows * 4))) {
+      be.addRMSNormForward(x, gy, out: ys, rstd: rstd, eps: 1e-5)
     }
     let gx = Tensor.empty([rows, d], .bf16, on: be)
     timed("rmsNormBackward bf16 [\(rows),\(d)]", bytes(Double(rows * d * 6 + rows * 4))) {

@@ -229,6 +229,17 @@ extension BackendSelfTest {
         return [out, rstd]
       }
     }
+    // Fused residual add + norm: the vectorised bf16 kernel (D = 256, 512, 1024) and the
+    // composed fallback (f32, other widths).
+    for (dtype, rows, d) in [(DType.bf16, 200, 512), (.bf16, 37, 256), (.bf16, 64, 1024), (.f32, 50, 512), (.bf16, 37, 100)] {
+      let x = normal(rows * d, 3), y = normal(rows * d)
+      check("addRMSNormForward", "\(dtype) [\(rows),\(d)]") { be in
+        let out = S.poisoned([rows, d], dtype, on: be), rstd = S.poisoned([rows], .f32, on: be)
+        be.addRMSNormForward(S.make(x, [rows, d], dtype, on: be), S.make(y, [rows, d], dtype, on: be), out: out,
+                             rstd: rstd, eps: 1e-5)
+        return [out, rstd]
+      }
+    }
     for (dtype, rows, d) in [(DType.f32, 200, 512), (.bf16, 200, 512), (.f32, 37, 100), (.bf16, 64, 256)] {
       let g = normal(rows * d), y = normal(rows * d), r = uniform(rows, 0.2, 2)
       check("rmsNormBackward", "\(dtype) [\(rows),\(d)]") { be in
@@ -267,7 +278,7 @@ extension BackendSelfTest {
     let configs: [(DType, Int, Int, Int, Int)] = [
       (.f32, 2, 82, 4, 64), (.f32, 2, 33, 3, 32), (.bf16, 2, 200, 2, 64), (.bf16, 3, 82, 8, 64),
       (.f32, 1, 1024, 2, 64), (.f32, 3, 1, 4, 64), (.bf16, 2, 130, 2, 32), (.bf16, 1, 1024, 2, 64),
-      (.bf16, 2, 64, 2, 64), (.bf16, 3, 1, 4, 32), (.bf16, 2, 100, 3, 32),
+      (.bf16, 2, 64, 2, 64), (.bf16, 3, 1, 4, 32), (.bf16, 2, 100, 3, 32), (.bf16, 2, 901, 2, 64),
     ]
     for (dtype, batch, seq, heads, headDim) in configs {
       let variant = "\(dtype) B\(batch) T\(seq) H\(heads) Dh\(headDim)"
@@ -305,7 +316,7 @@ extension BackendSelfTest {
   // MARK: - SwiGLU
 
   func swiglu() {
-    for (dtype, rows, inner) in [(DType.f32, 100, 96), (.bf16, 100, 96), (.bf16, 30, 36)] {
+    for (dtype, rows, inner) in [(DType.f32, 100, 96), (.bf16, 100, 96), (.bf16, 30, 36), (.bf16, 9000, 2048)] {
       let gu = normal(rows * 2 * inner, 2), gout = normal(rows * inner)
       check("swigluForward", "\(dtype) [\(rows),\(2 * inner)]") { be in
         let out = S.poisoned([rows, inner], dtype, on: be)

@@ -50,9 +50,9 @@ public final class HRMBlock {
     var qkv = linear(u, qkvProj)                                             // [B, T, 3·H·Dh]
     if let r = rotary { qkv = rope(qkv, cos: r.cos, sin: r.sin, heads: heads, headDim: headDim) }
     let attn = linear(attention(qkv, heads: heads, headDim: headDim), oProj) // [B, T, D]
-    let h = rmsNorm(add(u, attn), eps: eps)
+    let h = addRMSNorm(u, attn, eps: eps)                                    // rmsNorm(u + attn)
     let mlp = linear(swiglu(linear(h, gateUpProj)), downProj)               // [B, T, D]
-    return rmsNorm(add(h, mlp), eps: eps)
+    return addRMSNorm(h, mlp, eps: eps)
   }
 }
 

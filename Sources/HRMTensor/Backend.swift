@@ -80,6 +80,11 @@ public protocol Backend: AnyObject, Sendable {
   func rmsNormForward(_ x: Tensor, out: Tensor, rstd: Tensor, eps: Float)
   /// gradX = rstd * (gradOut - y * mean(gradOut * y)) with y the forward output.
   func rmsNormBackward(gradOut: Tensor, y: Tensor, rstd: Tensor, gradX: Tensor)
+  /// Residual add fused with RMSNorm, one pass instead of an add and a norm:
+  /// s = a + b rounded to out's dtype (exactly what `addScaled` then `rmsNormForward` see),
+  /// out [N, D] = s * rstd, rstd [N] f32 = 1 / sqrt(mean(s^2) + eps). a, b, out share one
+  /// dtype and element count. The backward is `rmsNormBackward` (both inputs get gradX).
+  func addRMSNormForward(_ a: Tensor, _ b: Tensor, out: Tensor, rstd: Tensor, eps: Float)
 
   // MARK: - Rotary embedding
 

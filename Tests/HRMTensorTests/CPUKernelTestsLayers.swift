@@ -57,6 +57,26 @@ final class CPUKernelTestsLayers: XCTestCase {
     }
   }
 
+  /// The fused residual add + norm equals the composed add then norm bit for bit (f32 and
+  /// bf16 storage: the sum is rounded to the storage dtype before the statistics).
+  func testAddRMSNormMatchesComposed() {
+    var rng = HRMRandom(seed: 13)
+    for (dtype, rows, d) in [(DType.f32, 7, 37), (.bf16, 13, 64), (.bf16, 3, 512), (.f32, 5, 82)] {
+      let a = KT.tensor(KT.bf16Rounded(KT.normals(rows * d, &rng, scale: 2)), [rows, d], dtype)
+      let b = KT.tensor(KT.bf16Rounded(KT.normals(rows * d, &rng)), [rows, d], dtype)
+      let sum = KT.guarded([rows, d], dtype)
+      cpu.addScaled(a, alpha: 1, b, beta: 1, out: sum)
+      let y = KT.guarded([rows, d], dtype), rstd = KT.guarded([rows])
+      cpu.rmsNormForward(sum, out: y, rstd: rstd, eps: 1e-5)
+      let yf = KT.guarded([rows, d], dtype), rf = KT.guarded([rows])
+      cpu.addRMSNormForward(a, b, out: yf, rstd: rf, eps: 1e-5)
+      KT.assertBitEqual(yf.toArray(), y.toArray(), "addRMSNorm y \(dtype) [\(rows), \(d)]")
+      KT.assertBitEqual(rf.toArray(), rstd.toArray(), "addRMSNorm rstd \(dtype) [\(rows), \(d)]")
+      KT.assertGuards(yf, "addRMSNorm y")
+      KT.assertGuards(rf, "addRMSNorm rstd")
+    }
+  }
+
   func testRMSNormBF16() {
     var rng = HRMRandom(seed: 12)
     let (rows, d) = (13, 37)

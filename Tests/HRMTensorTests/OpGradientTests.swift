@@ -42,6 +42,12 @@ final class OpGradientTests: XCTestCase {
     assertGradients(gradCheck([x]) { rmsNorm($0[0], eps: 1e-5) }, "rmsNorm")
   }
 
+  func testAddRMSNorm() {
+    let a = TestData.parameter([4, 13], seed: 15, on: cpu)
+    let b = TestData.parameter([4, 13], seed: 16, on: cpu)
+    assertGradients(gradCheck([a, b]) { addRMSNorm($0[0], $0[1], eps: 1e-5) }, "addRMSNorm")
+  }
+
   func testRoPE() {
     let (b, t, h, dh) = (2, 7, 2, 6)
     let qkv = TestData.parameter([b, t, 3 * h * dh], seed: 6, on: cpu)

@@ -334,6 +334,18 @@ __device__ __forceinline__ unsigned int pack_bf16x2(float lo, float hi) {
 
 __device__ __forceinline__ unsigned int ld_pair(const bf16_t* p) { return *(const unsigned int*)p; }
 
+#define TC_LOG2E 1.4426950408889634f
+#define TC_LN2 0.6931471805599453f
+
+/// 2^x through the special-function unit (ex2.approx.ftz: relative error ~2^-22, 2^-inf = 0).
+/// The softmax exponents are kept in the log2 domain (scores pre-multiplied by log2(e)), so
+/// one MUFU instruction replaces expf's range reduction.
+__device__ __forceinline__ float fast_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
 __device__ __forceinline__ unsigned int shared_address(const void* p) {
   unsigned int a;
   asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }\n" : "=r"(a) : "l"(p));
@@ -347,6 +359,18 @@ __device__ __forceinline__ void ldmatrix_b_trans(unsigned int* b, const bf16_t* 
   const int m = lane >> 3, r = lane & 7;
   const bf16_t* p = tile + (k0 + r + ((m & 1) ? 8 : 0)) * ld + n0 + ((m & 2) ? 8 : 0);
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3])
+               : "r"(shared_address(p))
+               : "memory");
+}
+
+/// B fragments with k along the columns of a row-major [n][k] shared tile (leading dimension
+/// ld), i.e. the tile holds B transposed (K rows for S = Q K^T): rows n0..n0+7, columns
+/// k0..k0+31, one ldmatrix.x4 instead of four 32-bit loads per mma pair. b[0], b[1] feed the
+/// mma for k0..k0+15, b[2], b[3] the one for k0+16..k0+31.
+__device__ __forceinline__ void ldmatrix_b(unsigned int* b, const bf16_t* tile, int ld, int n0, int k0, int lane) {
+  const bf16_t* p = tile + (n0 + (lane & 7)) * ld + k0 + (lane >> 3) * 8;
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3])
                : "r"(shared_address(p))
                : "memory");
@@ -415,8 +439,11 @@ __device__ __forceinline__ void store_c_rows(void* dst, int dt, i64 base, i64 st
 }
 
 /// Forward: O = softmax(scale Q K^T) V per head, online softmax over 64-key tiles; the next
-/// K/V tile is copied (cp.async) while the current one is used.
-template <int DH, int WARPS>
+/// K/V tile is copied (cp.async) while the current one is used. Each warp owns RG groups of
+/// 16 query rows (RG = 2: 32 rows, as FA2 does): every K or V fragment read from shared
+/// memory then feeds RG mma instructions, halving the shared-memory traffic per product.
+/// Scores and the running maximum are kept in the log2 domain (exp2 through the SFU).
+template <int DH, int WARPS, int RG>
 __device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restrict__ qkv, void* out, int odt,
                                                           float* lse, int seq, int heads, float scale) {
   constexpr int NT = TC_TILE / 8;
@@ -428,20 +455,25 @@ __device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restri
   const bf16_t* base = qkv + (i64)b * seq * stride;
   const bf16_t* kbase = base + (i64)(heads + h) * DH;
   const bf16_t* vbase = base + (i64)(2 * heads + h) * DH;
-  const int r0 = blockIdx.x * (WARPS * 16) + warp * 16 + g;
-  const bool warpActive = blockIdx.x * (WARPS * 16) + warp * 16 < seq;   // warp-uniform
+  const int wrow = blockIdx.x * (WARPS * 16 * RG) + warp * 16 * RG;   // first query row of this warp
+  const bool warpActive = wrow < seq;                                   // warp-uniform
   const int tiles = (seq + TC_TILE - 1) / TC_TILE;
+  const float scale2 = scale * TC_LOG2E;
 
   load_tile_async<DH>(ks[0], kbase, stride, 0, seq);
   load_tile_async<DH>(vs[0], vbase, stride, 0, seq);
   cp_async_commit();
 
-  unsigned int qa[DH / 16][4];
-  load_a_rows<DH>(qa, base + (i64)h * DH, stride, r0, seq, t);
-  float o[DH / 8][4];
+  unsigned int qa[RG][DH / 16][4];
+  float o[RG][DH / 8][4];
+  float m[RG][2], l[RG][2];
 #pragma unroll
-  for (int dn = 0; dn < DH / 8; dn++) { o[dn][0] = 0.0f; o[dn][1] = 0.0f; o[dn][2] = 0.0f; o[dn][3] = 0.0f; }
-  float m0 = -HRM_INF, m1 = -HRM_INF, l0 = 0.0f, l1 = 0.0f;
+  for (int rg = 0; rg < RG; rg++) {
+    load_a_rows<DH>(qa[rg], base + (i64)h * DH, stride, wrow + rg * 16 + g, seq, t);
+#pragma unroll
+    for (int dn = 0; dn < DH / 8; dn++) { o[rg][dn][0] = 0.0f; o[rg][dn][1] = 0.0f; o[rg][dn][2] = 0.0f; o[rg][dn][3] = 0.0f; }
+    m[rg][0] = -HRM_INF; m[rg][1] = -HRM_INF; l[rg][0] = 0.0f; l[rg][1] = 0.0f;
+  }
 
   for (int it = 0; it < tiles; it++) {
     const int cur = it & 1, k0 = it * TC_TILE;
@@ -454,74 +486,97 @@ __device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restri
     __syncthreads();
     if (warpActive) {
       const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key slices holding a real key
-      float s[NT][4];
+      const bool lastTile = k0 + TC_TILE > seq;           // block-uniform: only it holds padding keys
+      float s[RG][NT][4];
 #pragma unroll
       for (int nt = 0; nt < NT; nt++) {
-        s[nt][0] = 0.0f; s[nt][1] = 0.0f; s[nt][2] = 0.0f; s[nt][3] = 0.0f;
+#pragma unroll
+        for (int rg = 0; rg < RG; rg++) { s[rg][nt][0] = 0.0f; s[rg][nt][1] = 0.0f; s[rg][nt][2] = 0.0f; s[rg][nt][3] = 0.0f; }
         if (nt >= ntValid) continue;
 #pragma unroll
-        for (int kc = 0; kc < DH / 16; kc++) {
-          mma_16816(s[nt], qa[kc], ld_pair(&ks[cur][nt * 8 + g][kc * 16 + 2 * t]),
-                    ld_pair(&ks[cur][nt * 8 + g][kc * 16 + 8 + 2 * t]));
+        for (int kc = 0; kc < DH / 16; kc += 2) {
+          unsigned int bk[4];
+          ldmatrix_b(bk, &ks[cur][0][0], DH + TC_PAD, nt * 8, kc * 16, lane);
+#pragma unroll
+          for (int rg = 0; rg < RG; rg++) {
+            mma_16816(s[rg][nt], qa[rg][kc], bk[0], bk[1]);
+            mma_16816(s[rg][nt], qa[rg][kc + 1], bk[2], bk[3]);
+          }
         }
       }
-      float mx0 = m0, mx1 = m1;
 #pragma unroll
-      for (int nt = 0; nt < NT; nt++) {
+      for (int rg = 0; rg < RG; rg++) {
+        float mx0 = m[rg][0], mx1 = m[rg][1];
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-          const int key = k0 + nt * 8 + 2 * t + (e & 1);
-          const float v = key < seq ? s[nt][e] * scale : -HRM_INF;
-          s[nt][e] = v;
-          if (e < 2) mx0 = fmaxf(mx0, v); else mx1 = fmaxf(mx1, v);
+        for (int nt = 0; nt < NT; nt++) {
+#pragma unroll
+          for (int e = 0; e < 4; e++) {
+            float v = s[rg][nt][e] * scale2;
+            if (lastTile && k0 + nt * 8 + 2 * t + (e & 1) >= seq) v = -HRM_INF;
+            s[rg][nt][e] = v;
+            if (e < 2) mx0 = fmaxf(mx0, v); else mx1 = fmaxf(mx1, v);
+          }
         }
-      }
-      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-      mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-      mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-      const float c0 = expf(m0 - mx0), c1 = expf(m1 - mx1);
-      l0 *= c0;
-      l1 *= c1;
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        const float c0 = fast_exp2(m[rg][0] - mx0), c1 = fast_exp2(m[rg][1] - mx1);
+        float l0 = l[rg][0] * c0, l1 = l[rg][1] * c1;
 #pragma unroll
-      for (int dn = 0; dn < DH / 8; dn++) { o[dn][0] *= c0; o[dn][1] *= c0; o[dn][2] *= c1; o[dn][3] *= c1; }
+        for (int dn = 0; dn < DH / 8; dn++) { o[rg][dn][0] *= c0; o[rg][dn][1] *= c0; o[rg][dn][2] *= c1; o[rg][dn][3] *= c1; }
 #pragma unroll
-      for (int nt = 0; nt < NT; nt++) {
-        s[nt][0] = expf(s[nt][0] - mx0);
-        s[nt][1] = expf(s[nt][1] - mx0);
-        s[nt][2] = expf(s[nt][2] - mx1);
-        s[nt][3] = expf(s[nt][3] - mx1);
-        l0 += s[nt][0] + s[nt][1];
-        l1 += s[nt][2] + s[nt][3];
+        for (int nt = 0; nt < NT; nt++) {
+          s[rg][nt][0] = fast_exp2(s[rg][nt][0] - mx0);
+          s[rg][nt][1] = fast_exp2(s[rg][nt][1] - mx0);
+          s[rg][nt][2] = fast_exp2(s[rg][nt][2] - mx1);
+          s[rg][nt][3] = fast_exp2(s[rg][nt][3] - mx1);
+          l0 += s[rg][nt][0] + s[rg][nt][1];
+          l1 += s[rg][nt][2] + s[rg][nt][3];
+        }
+        l[rg][0] = l0; l[rg][1] = l1;
+        m[rg][0] = mx0; m[rg][1] = mx1;
       }
-      m0 = mx0;
-      m1 = mx1;
 #pragma unroll
       for (int j = 0; j < NT / 2; j++) {
         if (2 * j >= ntValid) continue;   // every key of this chunk is padding: P = 0
-        const unsigned int pa[4] = {pack_bf16x2(s[2 * j][0], s[2 * j][1]), pack_bf16x2(s[2 * j][2], s[2 * j][3]),
-                                    pack_bf16x2(s[2 * j + 1][0], s[2 * j + 1][1]), pack_bf16x2(s[2 * j + 1][2], s[2 * j + 1][3])};
+        unsigned int pa[RG][4];
+#pragma unroll
+        for (int rg = 0; rg < RG; rg++) {
+          pa[rg][0] = pack_bf16x2(s[rg][2 * j][0], s[rg][2 * j][1]);
+          pa[rg][1] = pack_bf16x2(s[rg][2 * j][2], s[rg][2 * j][3]);
+          pa[rg][2] = pack_bf16x2(s[rg][2 * j + 1][0], s[rg][2 * j + 1][1]);
+          pa[rg][3] = pack_bf16x2(s[rg][2 * j + 1][2], s[rg][2 * j + 1][3]);
+        }
 #pragma unroll
         for (int dn = 0; dn < DH / 8; dn += 2) {
           unsigned int bv[4];
           ldmatrix_b_trans(bv, &vs[cur][0][0], DH + TC_PAD, j * 16, dn * 8, lane);
-          mma_16816(o[dn], pa, bv[0], bv[1]);
-          mma_16816(o[dn + 1], pa, bv[2], bv[3]);
+#pragma unroll
+          for (int rg = 0; rg < RG; rg++) {
+            mma_16816(o[rg][dn], pa[rg], bv[0], bv[1]);
+            mma_16816(o[rg][dn + 1], pa[rg], bv[2], bv[3]);
+          }
         }
       }
     }
     __syncthreads();   // buffer `cur` is refilled by the next iteration's prefetch
   }
-  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
   const i64 ostride = (i64)heads * DH;
-  store_c_rows<DH>(out, odt, (i64)b * seq * ostride + (i64)h * DH, ostride, o, r0, seq, t, 1.0f / l0, 1.0f / l1);
-  if (t == 0) {
-    const i64 lbase = ((i64)b * heads + h) * seq;
-    if (r0 < seq) lse[lbase + r0] = m0 + logf(l0);
-    if (r0 + 8 < seq) lse[lbase + r0 + 8] = m1 + logf(l1);
+#pragma unroll
+  for (int rg = 0; rg < RG; rg++) {
+    float l0 = l[rg][0], l1 = l[rg][1];
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    const int r0 = wrow + rg * 16 + g;
+    store_c_rows<DH>(out, odt, (i64)b * seq * ostride + (i64)h * DH, ostride, o[rg], r0, seq, t, 1.0f / l0, 1.0f / l1);
+    if (t == 0) {
+      const i64 lbase = ((i64)b * heads + h) * seq;
+      if (r0 < seq) lse[lbase + r0] = m[rg][0] * TC_LN2 + logf(l0);
+      if (r0 + 8 < seq) lse[lbase + r0 + 8] = m[rg][1] * TC_LN2 + logf(l1);
+    }
   }
 }
 
@@ -548,13 +603,14 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
   const int r0 = blockIdx.x * (WARPS * 16) + warp * 16 + g;
   const bool warpActive = blockIdx.x * (WARPS * 16) + warp * 16 < seq;   // warp-uniform
   const int tiles = (seq + TC_TILE - 1) / TC_TILE;
+  const float scale2 = scale * TC_LOG2E;
 
   load_tile_async<DH>(qs[0], qbase, stride, 0, seq);
   load_tile_async<DH>(dos[0], gbase, ostride, 0, seq);
   cp_async_commit();
-  if (threadIdx.x < TC_TILE) {
+  if (threadIdx.x < TC_TILE) {   // lse kept in the log2 domain
     const int q = threadIdx.x;
-    lses[0][q] = q < seq ? lrow[q] : HRM_INF;
+    lses[0][q] = q < seq ? lrow[q] * TC_LOG2E : HRM_INF;
     dels[0][q] = q < seq ? drow[q] : 0.0f;
   }
 
@@ -575,7 +631,7 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
       load_tile_async<DH>(dos[cur ^ 1], gbase, ostride, q0 + TC_TILE, seq);
       if (threadIdx.x < TC_TILE) {
         const int q = q0 + TC_TILE + threadIdx.x;
-        lses[cur ^ 1][threadIdx.x] = q < seq ? lrow[q] : HRM_INF;
+        lses[cur ^ 1][threadIdx.x] = q < seq ? lrow[q] * TC_LOG2E : HRM_INF;
         dels[cur ^ 1][threadIdx.x] = q < seq ? drow[q] : 0.0f;
       }
     }
@@ -595,16 +651,19 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
           for (int e = 0; e < 4; e++) { st[i][e] = 0.0f; dpt[i][e] = 0.0f; }
           if (nt >= ntValid) continue;
 #pragma unroll
-          for (int kc = 0; kc < DH / 16; kc++) {
-            mma_16816(st[i], ka[kc], ld_pair(&qs[cur][nt * 8 + g][kc * 16 + 2 * t]),
-                      ld_pair(&qs[cur][nt * 8 + g][kc * 16 + 8 + 2 * t]));
-            mma_16816(dpt[i], va[kc], ld_pair(&dos[cur][nt * 8 + g][kc * 16 + 2 * t]),
-                      ld_pair(&dos[cur][nt * 8 + g][kc * 16 + 8 + 2 * t]));
+          for (int kc = 0; kc < DH / 16; kc += 2) {
+            unsigned int bq[4], bo[4];
+            ldmatrix_b(bq, &qs[cur][0][0], DH + TC_PAD, nt * 8, kc * 16, lane);
+            ldmatrix_b(bo, &dos[cur][0][0], DH + TC_PAD, nt * 8, kc * 16, lane);
+            mma_16816(st[i], ka[kc], bq[0], bq[1]);
+            mma_16816(st[i], ka[kc + 1], bq[2], bq[3]);
+            mma_16816(dpt[i], va[kc], bo[0], bo[1]);
+            mma_16816(dpt[i], va[kc + 1], bo[2], bo[3]);
           }
 #pragma unroll
           for (int e = 0; e < 4; e++) {
             const int qc = nt * 8 + 2 * t + (e & 1);
-            const float p = expf(st[i][e] * scale - lses[cur][qc]);
+            const float p = fast_exp2(st[i][e] * scale2 - lses[cur][qc]);
             dpt[i][e] = p * (dpt[i][e] - dels[cur][qc]);
             st[i][e] = p;
           }
@@ -667,7 +726,8 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
   load_a_rows<DH>(doa, gout + (i64)b * seq * ostride + (i64)h * DH, ostride, r0, seq, t);
   const float* lrow = lse + (i64)bh * seq;
   const float* drow = delta + (i64)bh * seq;
-  const float lse0 = r0 < seq ? lrow[r0] : 0.0f, lse1 = r1 < seq ? lrow[r1] : 0.0f;
+  const float scale2 = scale * TC_LOG2E;   // exponents in the log2 domain
+  const float lse0 = r0 < seq ? lrow[r0] * TC_LOG2E : 0.0f, lse1 = r1 < seq ? lrow[r1] * TC_LOG2E : 0.0f;
   const float del0 = r0 < seq ? drow[r0] : 0.0f, del1 = r1 < seq ? drow[r1] : 0.0f;
   float dq[DH / 8][4];
 #pragma unroll
@@ -684,6 +744,7 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
     __syncthreads();
     if (warpActive) {
       const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key slices holding a real key
+      const bool lastTile = k0 + TC_TILE > seq;           // block-uniform: only it holds padding keys
       float s[NT][4], dp[NT][4];
 #pragma unroll
       for (int nt = 0; nt < NT; nt++) {
@@ -691,16 +752,19 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
         for (int e = 0; e < 4; e++) { s[nt][e] = 0.0f; dp[nt][e] = 0.0f; }
         if (nt >= ntValid) continue;
 #pragma unroll
-        for (int kc = 0; kc < DH / 16; kc++) {
-          mma_16816(s[nt], qa[kc], ld_pair(&ks[cur][nt * 8 + g][kc * 16 + 2 * t]),
-                    ld_pair(&ks[cur][nt * 8 + g][kc * 16 + 8 + 2 * t]));
-          mma_16816(dp[nt], doa[kc], ld_pair(&vs[cur][nt * 8 + g][kc * 16 + 2 * t]),
-                    ld_pair(&vs[cur][nt * 8 + g][kc * 16 + 8 + 2 * t]));
+        for (int kc = 0; kc < DH / 16; kc += 2) {
+          unsigned int bk[4], bv[4];
+          ldmatrix_b(bk, &ks[cur][0][0], DH + TC_PAD, nt * 8, kc * 16, lane);
+          ldmatrix_b(bv, &vs[cur][0][0], DH + TC_PAD, nt * 8, kc * 16, lane);
+          mma_16816(s[nt], qa[kc], bk[0], bk[1]);
+          mma_16816(s[nt], qa[kc + 1], bk[2], bk[3]);
+          mma_16816(dp[nt], doa[kc], bv[0], bv[1]);
+          mma_16816(dp[nt], doa[kc + 1], bv[2], bv[3]);
         }
 #pragma unroll
         for (int e = 0; e < 4; e++) {
-          const int key = k0 + nt * 8 + 2 * t + (e & 1);
-          const float p = key < seq ? expf(s[nt][e] * scale - (e < 2 ? lse0 : lse1)) : 0.0f;
+          float p = fast_exp2(s[nt][e] * scale2 - (e < 2 ? lse0 : lse1));
+          if (lastTile && k0 + nt * 8 + 2 * t + (e & 1) >= seq) p = 0.0f;
           s[nt][e] = p * (dp[nt][e] - (e < 2 ? del0 : del1));
         }
       }
@@ -726,7 +790,11 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
 #define ATTENTION_TC_KERNELS(DH, WARPS)                                                                          \
   extern "C" __global__ void __launch_bounds__(WARPS * 32) attention_forward_tc_##DH##_w##WARPS(                \
       const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {                     \
-    attention_forward_tc_impl<DH, WARPS>(qkv, out, odt, lse, seq, heads, scale);                                \
+    attention_forward_tc_impl<DH, WARPS, 1>(qkv, out, odt, lse, seq, heads, scale);                             \
+  }                                                                                                              \
+  extern "C" __global__ void __launch_bounds__(WARPS * 32) attention_forward_tc_##DH##_w##WARPS##_r2(           \
+      const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {                     \
+    attention_forward_tc_impl<DH, WARPS, 2>(qkv, out, odt, lse, seq, heads, scale);                             \
   }                                                                                                              \
   extern "C" __global__ void __launch_bounds__(WARPS * 32) attention_backward_kv_tc_##DH##_w##WARPS(            \
       const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
@@ -743,3 +811,31 @@ ATTENTION_TC_KERNELS(64, 4)
 ATTENTION_TC_KERNELS(64, 8)
 ATTENTION_TC_KERNELS(32, 4)
 ATTENTION_TC_KERNELS(32, 8)
+
+// Occupancy variants (4-warp blocks): __launch_bounds__ with a minimum of resident blocks per
+// SM caps the registers (65536 / (128 * MINB)), trading registers for warps in flight, since
+// the kernels are latency-bound (run 8: 32-row warps at 231 registers ran no faster than
+// 16-row warps at 119). Forward 16-row: 5 blocks (<= 102 registers); forward 32-row: 3 blocks
+// (<= 170); dK/dV: 3 blocks (<= 170, from 205); dQ: 4 blocks (<= 128, from 144).
+#define ATTENTION_TC_MINB_KERNELS(DH)                                                                            \
+  extern "C" __global__ void __launch_bounds__(128, 5) attention_forward_tc_##DH##_w4_m(                         \
+      const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {                     \
+    attention_forward_tc_impl<DH, 4, 1>(qkv, out, odt, lse, seq, heads, scale);                                 \
+  }                                                                                                              \
+  extern "C" __global__ void __launch_bounds__(128, 3) attention_forward_tc_##DH##_w4_r2_m(                      \
+      const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {                     \
+    attention_forward_tc_impl<DH, 4, 2>(qkv, out, odt, lse, seq, heads, scale);                                 \
+  }                                                                                                              \
+  extern "C" __global__ void __launch_bounds__(128, 3) attention_backward_kv_tc_##DH##_w4_m(                     \
+      const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
+      int seq, int heads, float scale) {                                                                         \
+    attention_backward_kv_tc_impl<DH, 4>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);                 \
+  }                                                                                                              \
+  extern "C" __global__ void __launch_bounds__(128, 4) attention_backward_q_tc_##DH##_w4_m(                      \
+      const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
+      int seq, int heads, float scale) {                                                                         \
+    attention_backward_q_tc_impl<DH, 4>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);                  \
+  }
+
+ATTENTION_TC_MINB_KERNELS(64)
+ATTENTION_TC_MINB_KERNELS(32)

@@ -96,3 +96,54 @@ RMSNORM_WARP_KERNELS(4)
 RMSNORM_WARP_KERNELS(8)
 RMSNORM_WARP_KERNELS(16)
 RMSNORM_WARP_KERNELS(32)
+
+// Residual add fused with RMSNorm for aligned bf16 rows of D = 256 * C (C = 1, 2, 4), warp per
+// row: lane l owns the 16-byte chunks c*32 + l (8 values each), so every load and store is
+// 16 bytes and coalesced across the warp. s = bf16(a + b) (the rounding the separate add
+// would do), rstd = 1 / sqrt(mean(s^2) + eps), out = bf16(s * rstd): a and b are read once,
+// out written once (3 passes instead of the add's 3 plus the norm's 2).
+template <int C>
+__device__ __forceinline__ void add_rmsnorm_bf16_warp(const vec16* __restrict__ a, const vec16* __restrict__ b,
+                                                      vec16* __restrict__ out, float* rstd, i64 rows, float eps) {
+  const int lane = threadIdx.x & 31;
+  const i64 warps = ((i64)gridDim.x * blockDim.x) >> 5;
+  for (i64 row = ((i64)blockIdx.x * blockDim.x + threadIdx.x) >> 5; row < rows; row += warps) {
+    const i64 base = row * (32 * C) + lane;
+    vec16 va[C], vb[C];
+#pragma unroll
+    for (int c = 0; c < C; c++) { va[c] = a[base + 32 * c]; vb[c] = b[base + 32 * c]; }
+    float s[C][8];
+    float ss = 0.0f;
+#pragma unroll
+    for (int c = 0; c < C; c++) {
+      float fa[8], fb[8];
+      unpack_bf16x8(va[c], fa);
+      unpack_bf16x8(vb[c], fb);
+#pragma unroll
+      for (int k = 0; k < 8; k++) {
+        const float v = bf16_to_f32(f32_to_bf16(fa[k] + fb[k]));
+        s[c][k] = v;
+        ss += v * v;
+      }
+    }
+    ss = warp_sum(ss);
+    const float r = 1.0f / sqrtf(ss / (float)(256 * C) + eps);
+    if (lane == 0) rstd[row] = r;
+#pragma unroll
+    for (int c = 0; c < C; c++) {
+#pragma unroll
+      for (int k = 0; k < 8; k++) s[c][k] *= r;
+      out[base + 32 * c] = pack_bf16x8(s[c]);
+    }
+  }
+}
+
+#define ADD_RMSNORM_KERNEL(C)                                                                                  \
+  extern "C" __global__ void add_rmsnorm_bf16_c##C(const vec16* a, const vec16* b, vec16* out, float* rstd,    \
+                                                   i64 rows, float eps) {                                      \
+    add_rmsnorm_bf16_warp<C>(a, b, out, rstd, rows, eps);                                                      \
+  }
+
+ADD_RMSNORM_KERNEL(1)
+ADD_RMSNORM_KERNEL(2)
+ADD_RMSNORM_KERNEL(4)

@@ -83,6 +83,25 @@ public func rmsNorm(_ x: Tensor, eps: Float) -> Tensor {
   }
 }
 
+/// rmsNorm(a + b) in one backend pass (the post-norm residual): same values as
+/// `rmsNorm(add(a, b), eps:)`, without writing and re-reading the sum.
+public func addRMSNorm(_ a: Tensor, _ b: Tensor, eps: Float) -> Tensor {
+  check(a.count == b.count, "addRMSNorm: shapes \(a.shape) and \(b.shape) differ")
+  check(a.dtype == b.dtype, "addRMSNorm: dtypes \(a.dtype) and \(b.dtype) differ")
+  let d = a.shape.last ?? 1
+  let rows = a.count / d
+  let out = Tensor.empty(a.shape, a.dtype, on: a.backend)
+  let rstd = Tensor.empty([rows], .f32, on: a.backend)
+  a.backend.addRMSNormForward(a.reshapedRaw([rows, d]), b.reshapedRaw([rows, d]), out: out.reshapedRaw([rows, d]),
+                              rstd: rstd, eps: eps)
+  return Autodiff.record(out, inputs: [a, b]) { g in
+    let gx = Tensor.empty(a.shape, a.dtype, on: g.backend)
+    g.backend.rmsNormBackward(gradOut: g.reshapedRaw([rows, d]), y: out.reshapedRaw([rows, d]), rstd: rstd,
+                              gradX: gx.reshapedRaw([rows, d]))
+    return [a.requiresGrad ? gx : nil, b.requiresGrad ? gx : nil]
+  }
+}
+
 /// Rotary embedding on the query and key heads of qkv [B, T, 3·H·Dh]; cos/sin [T, Dh] f32.
 public func rope(_ qkv: Tensor, cos: Tensor, sin: Tensor, heads: Int, headDim: Int) -> Tensor {
   check(qkv.rank == 3 && qkv.shape[2] == 3 * heads * headDim,
