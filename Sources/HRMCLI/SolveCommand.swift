@@ -144,7 +144,8 @@ struct SolveCommand: ParsableCommand {
       print("test input \(k + 1): \(members.count) votes, \(ranked.count) distinct answers")
       for (a, c) in ranked.prefix(2).enumerated() {
         let right = c.grid == pair.output
-        print("attempt \(a + 1) (\(c.votes) votes, mean Q-halt confidence \(String(format: "%.3f", c.confidence))):\(right ? " correct" : "")")
+        print("attempt \(a + 1) (\(c.votes) vote\(c.votes == 1 ? "" : "s"), mean Q-halt confidence \(String(format: "%.3f", c.confidence))):\(right ? " correct" : "")")
+        if c.grid.rows == 0 || c.grid.columns == 0 { print("  (empty: no grid could be cropped from the canvas)") }
         for line in c.grid.rowList { print("  " + line.map(String.init).joined(separator: " ")) }
       }
       if !ranked.prefix(2).contains(where: { $0.grid == pair.output }) { solvedAll = false }
