@@ -61,7 +61,7 @@ struct KernelCompiler {
     var text = "hrm-kernel-v1\u{0}\(fileName)\u{0}\(source)\u{0}"
     for (name, header) in CUDAKernelSources.headers { text += "\(name)\u{0}\(header)\u{0}" }
     text += options.joined(separator: " ") + "\u{0}nvrtc \(major).\(minor)\u{0}\(emitCubin ? "cubin" : "ptx")"
-    return SHA256.hex(text)
+    return SHA256.hexDigest(Array(text.utf8))
   }
 
   /// The binary image (cubin, or NUL-terminated PTX) of an embedded kernel file, and whether
