@@ -137,7 +137,11 @@ public enum CPUGEMM {
 
     func run() {
       let kcB = blockSize(k, max: kcMax, multiple: 1)
-      let mcB = blockSize(m, max: mcMax, multiple: mr)
+      // Enough row blocks to feed every thread twice (cutting M, unlike cutting N, packs
+      // nothing twice), but never more than mcMax rows.
+      let wantBlocks = threads > 1 ? 2 * threads : 1
+      let mcCap = max(mr, ((m + wantBlocks - 1) / wantBlocks + mr - 1) / mr * mr)
+      let mcB = blockSize(m, max: min(mcMax, mcCap), multiple: mr)
       // The packed B panel holds all of K, so cap its width to keep it in L3.
       let ncCap = max(nr, min(ncMax, bPanelFloats / k / nr * nr))
       let ncB = blockSize(n, max: ncCap, multiple: nr)
@@ -235,38 +239,53 @@ public enum CPUGEMM {
   /// dst[s*mr*kc + p*mr + r] = op(A)[i0 + s*mr + r, k0 + p], zero past row mc.
   static func packA(transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, mc: Int,
                     k0: Int, kc: Int, into dst: UnsafeMutablePointer<Float>) {
-    var s = 0
-    while s < mc {
-      let rows = min(mr, mc - s)
-      let out = dst + s * kc
-      if !transA {
-        // Row r of the sliver is contiguous in A: copy it with stride mr.
-        for r in 0..<rows {
-          let src = a + (i0 + s + r) * lda + k0
-          var o = out + r
-          for p in 0..<kc { o.pointee = src[p]; o += mr }
+    let full = mc / mr
+    if !transA {
+      // A row-major [m, k]: each sliver is a 6 x kc strip of rows; transpose 6x8 pieces.
+      for s in 0..<full {
+        packRowsTransposed(a + (i0 + s * mr) * lda + k0, ld: lda, rows: mr, kc: kc,
+                           into: dst + s * mr * kc)
+      }
+    } else {
+      // A stored [k, m]: for each p the sliver's 6 values are contiguous in row p. Walk four
+      // slivers (24 floats, 1.5 cache lines) per row of A so every line fetched is used up.
+      let ld = lda * 4
+      let step = mr * kc * 4
+      var s = 0
+      while s + 4 <= full {
+        var src = UnsafeRawPointer(a + k0 * lda + i0 + s * mr)
+        var o = UnsafeMutableRawPointer(dst + s * mr * kc)
+        for _ in 0..<kc {
+          copy6(src, o)
+          copy6(src + 24, o + step)
+          copy6(src + 48, o + 2 * step)
+          copy6(src + 72, o + 3 * step)
+          o += mr * 4
+          src += ld
         }
-      } else {
-        // op(A)[i, p] = A[p, i]: for each p the sliver's rows are contiguous in A.
-        var src = a + k0 * lda + i0 + s
-        var o = out
-        if rows == mr {
-          for _ in 0..<kc {
-            o[0] = src[0]; o[1] = src[1]; o[2] = src[2]
-            o[3] = src[3]; o[4] = src[4]; o[5] = src[5]
-            o += mr; src += lda
-          }
-        } else {
-          for _ in 0..<kc {
-            for r in 0..<rows { o[r] = src[r] }
-            o += mr; src += lda
-          }
+        s += 4
+      }
+      while s < full {
+        var src = UnsafeRawPointer(a + k0 * lda + i0 + s * mr)
+        var o = UnsafeMutableRawPointer(dst + s * mr * kc)
+        for _ in 0..<kc {
+          copy6(src, o)
+          o += mr * 4
+          src += ld
+        }
+        s += 1
+      }
+    }
+    let rows = mc - full * mr
+    if rows > 0 {
+      // Ragged last sliver: scalar copy, zero padding.
+      let out = dst + full * mr * kc
+      for p in 0..<kc {
+        for r in 0..<mr {
+          let i = i0 + full * mr + r
+          out[p * mr + r] = r < rows ? (transA ? a[(k0 + p) * lda + i] : a[i * lda + k0 + p]) : 0
         }
       }
-      if rows < mr {
-        for p in 0..<kc { for r in rows..<mr { out[p * mr + r] = 0 } }
-      }
-      s += mr
     }
   }
 
@@ -274,43 +293,120 @@ public enum CPUGEMM {
   /// dst[s*nr*kc + p*nr + c] = op(B)[k0 + p, j0 + s*nr + c], zero past column nc.
   static func packB(transB: Bool, b: UnsafePointer<Float>, ldb: Int, k0: Int, kc: Int,
                     j0: Int, nc: Int, into dst: UnsafeMutablePointer<Float>) {
-    var s = 0
-    while s < nc {
-      let cols = min(nr, nc - s)
-      let out = dst + s * kc
+    let full = nc / nr
+    for s in 0..<full {
+      let out = dst + s * nr * kc
       if !transB {
-        // Each k row of the sliver is contiguous in B.
-        var src = b + k0 * ldb + j0 + s
+        // B row-major [k, n]: each k row of the sliver is 16 contiguous floats.
+        var src = UnsafeRawPointer(b + k0 * ldb + j0 + s * nr)
         var o = UnsafeMutableRawPointer(out)
-        if cols == nr {
-          for _ in 0..<kc {
-            let raw = UnsafeRawPointer(src)
-            o.storeBytes(of: raw.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-            o.storeBytes(of: raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self),
-                         toByteOffset: 32, as: SIMD8<Float>.self)
-            o += nr * 4; src += ldb
-          }
-        } else {
-          for p in 0..<kc {
-            let row = out + p * nr
-            for cc in 0..<cols { row[cc] = src[cc] }
-            for cc in cols..<nr { row[cc] = 0 }
-            src += ldb
-          }
+        for _ in 0..<kc {
+          o.storeBytes(of: src.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+          o.storeBytes(of: src.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self),
+                       toByteOffset: 32, as: SIMD8<Float>.self)
+          o += nr * 4
+          src += ldb * 4
         }
       } else {
-        // op(B)[p, j] = B[j, p]: column j of the sliver is contiguous in B.
-        for cc in 0..<cols {
-          let src = b + (j0 + s + cc) * ldb + k0
-          var o = out + cc
-          for p in 0..<kc { o.pointee = src[p]; o += nr }
-        }
-        if cols < nr {
-          for p in 0..<kc { for cc in cols..<nr { out[p * nr + cc] = 0 } }
+        // B stored [n, k] (y = x Wᵀ): transpose two 8-row strips in 8x8 pieces.
+        for half in 0..<2 {
+          packRowsTransposed(b + (j0 + s * nr + half * 8) * ldb + k0, ld: ldb, rows: 8, kc: kc,
+                             into: out + half * 8, outStride: nr)
         }
       }
-      s += nr
     }
+    let cols = nc - full * nr
+    if cols > 0 {
+      let out = dst + full * nr * kc
+      for p in 0..<kc {
+        for cc in 0..<nr {
+          let j = j0 + full * nr + cc
+          out[p * nr + cc] = cc < cols ? (transB ? b[j * ldb + k0 + p] : b[(k0 + p) * ldb + j]) : 0
+        }
+      }
+    }
+  }
+
+  /// Transposes a strip of `rows` (6 or 8) rows x kc columns, src[r * ld + p], into
+  /// out[p * outStride + r] (outStride defaults to rows), eight columns at a time.
+  @inline(__always)
+  static func packRowsTransposed(_ src: UnsafePointer<Float>, ld: Int, rows: Int, kc: Int,
+                                 into out: UnsafeMutablePointer<Float>, outStride: Int? = nil) {
+    let os = outStride ?? rows
+    let raw = UnsafeRawPointer(src)
+    let ldBytes = ld * 4
+    var p = 0
+    while p + 8 <= kc {
+      let q = raw + p * 4
+      let z = SIMD8<Float>()
+      var t = (q.loadUnaligned(as: SIMD8<Float>.self),
+               q.loadUnaligned(fromByteOffset: ldBytes, as: SIMD8<Float>.self),
+               q.loadUnaligned(fromByteOffset: 2 * ldBytes, as: SIMD8<Float>.self),
+               q.loadUnaligned(fromByteOffset: 3 * ldBytes, as: SIMD8<Float>.self),
+               q.loadUnaligned(fromByteOffset: 4 * ldBytes, as: SIMD8<Float>.self),
+               q.loadUnaligned(fromByteOffset: 5 * ldBytes, as: SIMD8<Float>.self),
+               rows == 8 ? q.loadUnaligned(fromByteOffset: 6 * ldBytes, as: SIMD8<Float>.self) : z,
+               rows == 8 ? q.loadUnaligned(fromByteOffset: 7 * ldBytes, as: SIMD8<Float>.self) : z)
+      transpose8x8(&t)
+      let o = UnsafeMutableRawPointer(out + p * os)
+      let ob = os * 4
+      if rows == 8 {
+        o.storeBytes(of: t.0, as: SIMD8<Float>.self)
+        o.storeBytes(of: t.1, toByteOffset: ob, as: SIMD8<Float>.self)
+        o.storeBytes(of: t.2, toByteOffset: 2 * ob, as: SIMD8<Float>.self)
+        o.storeBytes(of: t.3, toByteOffset: 3 * ob, as: SIMD8<Float>.self)
+        o.storeBytes(of: t.4, toByteOffset: 4 * ob, as: SIMD8<Float>.self)
+        o.storeBytes(of: t.5, toByteOffset: 5 * ob, as: SIMD8<Float>.self)
+        o.storeBytes(of: t.6, toByteOffset: 6 * ob, as: SIMD8<Float>.self)
+        o.storeBytes(of: t.7, toByteOffset: 7 * ob, as: SIMD8<Float>.self)
+      } else {
+        store6(t.0, o)
+        store6(t.1, o + ob)
+        store6(t.2, o + 2 * ob)
+        store6(t.3, o + 3 * ob)
+        store6(t.4, o + 4 * ob)
+        store6(t.5, o + 5 * ob)
+        store6(t.6, o + 6 * ob)
+        store6(t.7, o + 7 * ob)
+      }
+      p += 8
+    }
+    while p < kc {
+      for r in 0..<rows { out[p * os + r] = src[r * ld + p] }
+      p += 1
+    }
+  }
+
+  /// Eight SIMD8 rows.
+  typealias Rows8 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+                     SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+  /// In-register 8x8 transpose. Seen as one 64-element array indexed (row << 3 | col), an
+  /// even/odd unshuffle rotates the 6-bit index right by one; three of them swap row and
+  /// column. Each unshuffle step is 8 vshufps + 8 vpermpd.
+  @inline(__always)
+  static func transpose8x8(_ r: inout Rows8) {
+    for _ in 0..<3 {
+      let p0 = SIMD16(lowHalf: r.0, highHalf: r.1), p1 = SIMD16(lowHalf: r.2, highHalf: r.3)
+      let p2 = SIMD16(lowHalf: r.4, highHalf: r.5), p3 = SIMD16(lowHalf: r.6, highHalf: r.7)
+      r = (p0.evenHalf, p1.evenHalf, p2.evenHalf, p3.evenHalf,
+           p0.oddHalf, p1.oddHalf, p2.oddHalf, p3.oddHalf)
+    }
+  }
+
+  /// Stores the first six lanes of v at o.
+  @inline(__always)
+  static func store6(_ v: SIMD8<Float>, _ o: UnsafeMutableRawPointer) {
+    o.storeBytes(of: v.lowHalf, as: SIMD4<Float>.self)
+    o.storeBytes(of: v.highHalf.lowHalf, toByteOffset: 16, as: SIMD2<Float>.self)
+  }
+
+  /// Copies six floats.
+  @inline(__always)
+  static func copy6(_ src: UnsafeRawPointer, _ o: UnsafeMutableRawPointer) {
+    o.storeBytes(of: src.loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+    o.storeBytes(of: src.loadUnaligned(fromByteOffset: 16, as: SIMD2<Float>.self),
+                 toByteOffset: 16, as: SIMD2<Float>.self)
   }
 
   // MARK: - Micro-kernel
