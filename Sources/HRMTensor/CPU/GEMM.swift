@@ -1,49 +1,59 @@
 // GEMM.swift: single-precision matrix multiply (SGEMM) for the CPU backend, in pure Swift.
 //
-// Design (the classic Goto/BLIS blocking, see docs/perf-cpu.md for measurements):
+// Design (Goto/BLIS-style blocking; docs/perf-cpu.md has the measurements behind each choice):
 //
-//   for jc in N by NC:                       B block  [KC x NC]  packed, lives in L3
-//     for pc in K by KC:
-//       pack op(B)[pc.., jc..] into NR-wide column slivers  (Bp)
-//       for ic in M by MC:                   A block  [MC x KC]  packed, lives in L2
-//         pack op(A)[ic.., pc..] into MR-tall row slivers   (Ap)
-//         for jr in NC by NR:                B sliver [KC x NR]  stays in L1
+//   for jc in N by NC:                          one B panel [K x NC], packed once, shared
+//     phase 1 (threads split the slivers):  pack op(B)[:, jc..] as KC-blocks of NR-wide
+//                                             column slivers
+//     phase 2 (threads take items in turn):  item = MC rows x a run of slivers of C
+//       for pc in K by KC:
+//         pack op(A)[ic.., pc..] into MR-tall row slivers   (MC x KC block, stays in L2)
+//         for jr in slivers of the item:                     (KC x NR sliver of B)
 //           for ir in MC by MR:
-//             micro-kernel: C[ir.., jr..] (+)= Ap sliver * Bp sliver   (6 x 16 register tile)
+//             micro-kernel: C[6 x 16 tile] (+)= A sliver x B sliver
 //
 // The micro-kernel keeps a 6x16 tile of C in twelve SIMD8<Float> accumulators (12 of the 16
-// ymm registers), loads two 8-wide vectors of B and broadcasts one element of A per row per
-// k step: 12 vfmadd231ps per 2 loads + 6 broadcasts. Packing handles the four transpose
-// combinations and zero-pads edge slivers, so the kernel never sees a transpose or a ragged
-// edge; edge tiles are computed into a small scratch tile and copied out.
+// ymm registers); per k step it loads two 8-wide vectors of B, broadcasts six elements of A
+// and issues 12 vfmadd231ps. Packing handles the four transpose combinations (transposing
+// 8x8 pieces in registers where the source is the wrong way round) and zero-pads ragged
+// slivers, so the kernel never sees a transpose or an edge; edge tiles are computed into a
+// small scratch tile and copied out with the same arithmetic.
 //
-// Threads: the output is cut into contiguous bands of whole 6-row (or 16-column) tiles, one
-// band per thread, and each thread runs the blocked loop above on its band with its own
-// packing buffers. No two threads write the same element of C and the k-order of every
-// sum is fixed by K alone (KC split, then sequential FMAs), so the result is bit-identical
-// for any thread count or schedule.
+// Determinism: every element of C is written by exactly one item, and its value depends only
+// on K (the KC split, then sequential FMAs in k order) — not on which thread ran the item or
+// how M and N were cut. So the result is bit-identical for any thread count or schedule, and
+// items can be handed out dynamically (a thread slowed down by another process simply takes
+// fewer of them).
 
 import Foundation
 
 public enum CPUGEMM {
-  // MARK: - Blocking parameters (measured on Zen 4, see docs/perf-cpu.md)
-
   /// Rows of the register tile.
   static let mr = 6
   /// Columns of the register tile (two SIMD8 vectors).
   static let nr = 16
-  /// Largest K block: the KC x NR sliver of B (16 KiB at 256) stays in the 32 KiB L1.
-  static let kcMax = Int(ProcessInfo.processInfo.environment["KC"] ?? "512")!
-  /// Largest M block (multiple of mr): the MC x KC block of A stays in L2.
-  static let mcMax = Int(ProcessInfo.processInfo.environment["MC"] ?? "96")!
-  /// Largest N block (multiple of nr): the KC x NC block of B stays in L3.
-  static let ncMax = Int(ProcessInfo.processInfo.environment["NC"] ?? "4096")!
-  /// Problems below this many multiply-adds run on the calling thread only.
-  static let parallelThreshold = 1 << 18
-  /// Packed B panels smaller than this (floats) are packed by the calling thread alone.
-  static let parallelPackMin = 1 << 16
-  /// Budget (floats) for the packed B panel, which spans all of K: 8 MiB.
-  static let bPanelFloats = 1 << 21
+
+  /// Cache blocking and threading thresholds (the defaults were measured on Zen 4, see
+  /// docs/perf-cpu.md; tests shrink them to reach every loop with small matrices).
+  struct Blocking: Sendable {
+    /// Largest K block. 512 measured best: one block for HRM's K = 512 layers (C written
+    /// once), and the 6 x KC A sliver (12 KiB) plus 16 x KC B sliver (32 KiB) stream from L2.
+    var kc: Int
+    /// Largest M block (multiple of mr): the MC x KC packed A block (192 KiB) lives in L2.
+    var mc: Int
+    /// Largest N panel (multiple of nr).
+    var nc: Int
+    /// Budget in floats for the packed B panel, which spans all of K (8 MiB: L3 is 32 MiB).
+    var panelFloats: Int
+    /// Problems with fewer multiply-adds than this run on the calling thread only.
+    var minParallelWork: Int
+    /// B panels with fewer floats than this are packed by the calling thread alone.
+    var minParallelPack: Int
+
+    /// The measured defaults.
+    static let standard = Blocking(kc: 512, mc: 96, nc: 4096, panelFloats: 1 << 21,
+                                   minParallelWork: 1 << 18, minParallelPack: 1 << 16)
+  }
 
   // MARK: - Public entry points
 
@@ -52,7 +62,7 @@ public enum CPUGEMM {
   /// op(B) is [k, n]: B is [k, n] (ldb >= n) or, when transB, [n, k] (ldb >= k).
   /// beta == 0 ignores C's old contents.
   ///
-  /// Uses `CPUParallel.threadCount` threads; the result does not depend on it.
+  /// Runs on `CPUParallel.threadCount` threads; the result is bit-identical for any count.
   public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -61,10 +71,19 @@ public enum CPUGEMM {
   }
 
   /// Same as `sgemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)` with an explicit
-  /// thread count (used by the benchmark). The result is bit-identical for every `threads`.
+  /// thread count (the benchmark uses it). The result is bit-identical for every `threads`.
   public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
+    sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+          b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: threads, blocking: .standard)
+  }
+
+  /// The implementation, with explicit blocking (tests pass tiny blocks).
+  static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int,
+                    blocking: Blocking) {
     precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative size")
     if m == 0 || n == 0 { return }
     precondition(ldc >= n, "sgemm: ldc < n")
@@ -75,10 +94,11 @@ public enum CPUGEMM {
     precondition(lda >= (transA ? m : k), "sgemm: lda too small")
     precondition(ldb >= (transB ? k : n), "sgemm: ldb too small")
 
-    var t = max(1, threads)
-    if m * n * k < parallelThreshold { t = 1 }
+    let work = m.multipliedReportingOverflow(by: n)
+    let small = !work.overflow && work.partialValue < blocking.minParallelWork / k
     let d = Driver(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                   b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: t)
+                   b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+                   threads: small ? 1 : max(1, threads), blocking: blocking)
     d.run()
   }
 
@@ -134,16 +154,17 @@ public enum CPUGEMM {
     let beta: Float
     let c: UnsafeMutablePointer<Float>, ldc: Int
     let threads: Int
+    let blocking: Blocking
 
     func run() {
-      let kcB = blockSize(k, max: kcMax, multiple: 1)
+      let kcB = blockSize(k, max: blocking.kc, multiple: 1)
       // Enough row blocks to feed every thread twice (cutting M, unlike cutting N, packs
-      // nothing twice), but never more than mcMax rows.
+      // nothing twice), but never more than blocking.mc rows.
       let wantBlocks = threads > 1 ? 2 * threads : 1
       let mcCap = max(mr, ((m + wantBlocks - 1) / wantBlocks + mr - 1) / mr * mr)
-      let mcB = blockSize(m, max: min(mcMax, mcCap), multiple: mr)
+      let mcB = blockSize(m, max: min(blocking.mc, mcCap), multiple: mr)
       // The packed B panel holds all of K, so cap its width to keep it in L3.
-      let ncCap = max(nr, min(ncMax, bPanelFloats / k / nr * nr))
+      let ncCap = max(nr, min(blocking.nc, blocking.panelFloats / k / nr * nr))
       let ncB = blockSize(n, max: ncCap, multiple: nr)
       let bFloats = k * ncB
       let perWorker = mcB * kcB + mr * nr  // packed A block + edge tile
@@ -156,19 +177,23 @@ public enum CPUGEMM {
         let nc = min(ncB, n - jc)
         let slivers = (nc + nr - 1) / nr
 
-        // Phase 1: pack op(B)[:, jc..<jc+nc] for every K block; sliver ranges are split
-        // statically over the threads (each sliver is written by exactly one thread).
-        let packThreads = k * nc >= parallelPackMin ? min(threads, slivers) : 1
-        forEachWorker(packThreads) { w in
-          let per = (slivers + packThreads - 1) / packThreads
-          let s0 = min(slivers, w * per), s1 = min(slivers, s0 + per)
-          if s0 >= s1 { return }
-          var pc = 0
-          while pc < k {
-            let kc = min(kcB, k - pc)
-            packB(transB: transB, b: b, ldb: ldb, k0: pc, kc: kc, j0: jc + s0 * nr,
-                  nc: min(nc, s1 * nr) - s0 * nr, into: bp + pc * ncB + s0 * nr * kc)
-            pc += kc
+        // Phase 1: pack op(B)[:, jc..<jc+nc] for every K block, in groups of slivers taken
+        // in turn by the threads (each sliver is written by exactly one thread).
+        let groupSlivers = 4
+        let groups = (slivers + groupSlivers - 1) / groupSlivers
+        let packers = k * nc >= blocking.minParallelPack ? min(threads, groups) : 1
+        let packQueue = WorkCounter(count: groups)
+        forEachWorker(packers) { _ in
+          while let g = packQueue.next() {
+            let s0 = g * groupSlivers
+            let s1 = min(slivers, s0 + groupSlivers)
+            var pc = 0
+            while pc < k {
+              let kc = min(kcB, k - pc)
+              packB(transB: transB, b: b, ldb: ldb, k0: pc, kc: kc, j0: jc + s0 * nr,
+                    nc: min(nc, s1 * nr) - s0 * nr, into: bp + pc * ncB + s0 * nr * kc)
+              pc += kc
+            }
           }
         }
 
