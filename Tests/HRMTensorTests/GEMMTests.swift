@@ -205,4 +205,32 @@ final class GEMMTests: XCTestCase {
     XCTAssertEqual(first, run(3))
     XCTAssertEqual(first, run(CPUParallel.threadCount))
   }
+
+  /// The worker team behind sgemm's threads: every index runs exactly once per call, back to
+  /// back calls and calls after the pool threads have parked work, and a nested call (team
+  /// busy) falls back to running on the caller.
+  func testTeamRunsEveryIndexOnce() {
+    final class Counts: @unchecked Sendable {
+      let lock = NSLock()
+      var hits = [Int](repeating: 0, count: 8)
+      func hit(_ i: Int) { lock.lock(); hits[i] += 1; lock.unlock() }
+    }
+    let counts = Counts()
+    for round in 0..<200 {
+      let workers = 1 + round % 4
+      CPUParallel.team(workers) { i in counts.hit(i) }
+      if round == 100 { usleep(300_000) }  // let the pool threads park
+    }
+    // round % 4 == 0 -> 1 worker, ... ; each index i ran once per round with workers > i.
+    XCTAssertEqual(counts.hits[0], 200)
+    XCTAssertEqual(counts.hits[1], 150)
+    XCTAssertEqual(counts.hits[2], 100)
+    XCTAssertEqual(counts.hits[3], 50)
+    let nested = Counts()
+    CPUParallel.team(2) { i in
+      CPUParallel.team(3) { j in nested.hit(i * 3 + j) }
+    }
+    XCTAssertEqual(nested.hits[0..<6].reduce(0, +), 6)
+    XCTAssertEqual(nested.hits.filter { $0 > 1 }.count, 0)
+  }
 }

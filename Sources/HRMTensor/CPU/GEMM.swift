@@ -96,9 +96,12 @@ public enum CPUGEMM {
 
     let work = m.multipliedReportingOverflow(by: n)
     let small = !work.overflow && work.partialValue < blocking.minParallelWork / k
+    // No more threads than 6x16 tiles (each thread also gets its own packing buffer).
+    let tiles = ((m + mr - 1) / mr).multipliedReportingOverflow(by: (n + nr - 1) / nr)
+    let workers = small ? 1 : min(max(1, threads), tiles.overflow ? Int.max : tiles.partialValue)
     let d = Driver(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
                    b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
-                   threads: small ? 1 : max(1, threads), blocking: blocking)
+                   threads: workers, blocking: blocking)
     d.run()
   }
 
@@ -158,11 +161,18 @@ public enum CPUGEMM {
 
     func run() {
       let kcB = blockSize(k, max: blocking.kc, multiple: 1)
-      // Enough row blocks to feed every thread twice (cutting M, unlike cutting N, packs
-      // nothing twice), but never more than blocking.mc rows.
-      let wantBlocks = threads > 1 ? 2 * threads : 1
-      let mcCap = max(mr, ((m + wantBlocks - 1) / wantBlocks + mr - 1) / mr * mr)
-      let mcB = blockSize(m, max: min(blocking.mc, mcCap), multiple: mr)
+      // Row blocks: whole 6-row tiles, at most blocking.mc rows, block sizes differing by at
+      // most one tile, and (with threads) a multiple of the thread count, so the items
+      // divide evenly. At least 2 per thread; 8 when B is small (under 1 MiB, so re-reading
+      // it per item is cheap), which shortens the wait for the last item on small problems.
+      let mTiles = (m + mr - 1) / mr
+      var rowBlocks = (mTiles + blocking.mc / mr - 1) / (blocking.mc / mr)
+      if threads > 1 {
+        let perThread = k * n < 1 << 18 ? 8 : 2
+        rowBlocks = (max(rowBlocks, perThread * threads) + threads - 1) / threads * threads
+        rowBlocks = min(rowBlocks, mTiles)
+      }
+      let mcB = (mTiles + rowBlocks - 1) / rowBlocks * mr
       // The packed B panel holds all of K, so cap its width to keep it in L3.
       let ncCap = max(nr, min(blocking.nc, blocking.panelFloats / k / nr * nr))
       let ncB = blockSize(n, max: ncCap, multiple: nr)
@@ -200,21 +210,22 @@ public enum CPUGEMM {
         // Phase 2: work items are (MC row block, column chunk) pairs, handed out in order to
         // whichever thread is free. Each item owns its C elements and runs the whole K loop,
         // so the arithmetic of every element is the same whichever thread does it.
-        let mBlocks = (m + mcB - 1) / mcB
+        // Too few row blocks to go round (short M): also cut the slivers into chunks.
         var chunks = 1
-        if threads > 1 && mBlocks < 2 * threads { chunks = min(slivers, (2 * threads + mBlocks - 1) / mBlocks) }
-        let perChunk = (slivers + chunks - 1) / chunks
-        chunks = (slivers + perChunk - 1) / perChunk
-        let items = mBlocks * chunks
+        if threads > 1 && rowBlocks < 2 * threads {
+          chunks = min(slivers, (2 * threads + rowBlocks - 1) / rowBlocks)
+        }
+        let items = rowBlocks * chunks
         let queue = WorkCounter(count: items)
         forEachWorker(min(threads, items)) { w in
           let ap = bp + bFloats + w * perWorker
           let tile = ap + mcB * kcB
           while let item = queue.next() {
-            let ic = (item / chunks) * mcB
-            let mc = min(mcB, m - ic)
-            let s0 = (item % chunks) * perChunk
-            let s1 = min(slivers, s0 + perChunk)
+            let rb = item / chunks, ch = item % chunks
+            let ic = rb * mTiles / rowBlocks * mr
+            let mc = min(m, (rb + 1) * mTiles / rowBlocks * mr) - ic
+            let s0 = ch * slivers / chunks
+            let s1 = (ch + 1) * slivers / chunks
             var pc = 0
             while pc < k {
               let kc = min(kcB, k - pc)
@@ -251,11 +262,10 @@ public enum CPUGEMM {
     }
   }
 
-  /// Runs body(0..<workers), on the calling thread alone when workers == 1.
+  /// Runs body(0..<workers) concurrently (on the calling thread alone when workers == 1).
   @inline(__always)
   static func forEachWorker(_ workers: Int, _ body: (Int) -> Void) {
-    if workers <= 1 { body(0); return }
-    DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+    CPUParallel.team(workers, body)
   }
 
   // MARK: - Packing
