@@ -7,6 +7,10 @@
 # median over rounds of each side's GFLOP/s and the ratio ours / numpy.
 #
 # Usage: Dev/bench-cpu.sh [--rounds R] [--threads N] [--repeats R] [--filter TEXT] [--no-build]
+#                         [--cpu-time]
+# --cpu-time times both sides with process CPU time instead of wall time: on a machine shared
+# with other work, time spent descheduled is then not counted. Meaningful with --threads 1
+# (with more threads it also counts OpenBLAS's spin-waiting threads against numpy).
 # Python (numpy, optionally threadpoolctl) is used only here, never by the product.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +20,7 @@ threads=2
 repeats=7
 filter=""
 build=1
+clock=wall
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) rounds="$2"; shift 2 ;;
@@ -23,6 +28,7 @@ while [[ $# -gt 0 ]]; do
     --repeats) repeats="$2"; shift 2 ;;
     --filter) filter="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
+    --cpu-time) clock=cpu; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -37,16 +43,18 @@ trap 'rm -rf "$tmp"' EXIT
 
 hrm_args=(bench gemm --json --threads "$threads" --repeats "$repeats")
 [[ -n $filter ]] && hrm_args+=(--filter "$filter")
+[[ $clock == cpu ]] && hrm_args+=(--cpu-time)
 
 # numpy side: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (if set in the environment) pin an older,
 # slower kernel; unset them so OpenBLAS picks its own for this CPU, and use `threads` threads.
 run_numpy() {
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
     OPENBLAS_NUM_THREADS="$threads" OMP_NUM_THREADS="$threads" \
-    python3 - "$1" "$2" "$repeats" <<'PY'
+    python3 - "$1" "$2" "$repeats" "$clock" <<'PY'
 import json, sys, time
 import numpy as np
 shapes_file, out_file, repeats = sys.argv[1], sys.argv[2], int(sys.argv[3])
+clock = time.process_time if sys.argv[4] == "cpu" else time.perf_counter
 warmup = 2
 results = []
 rng = np.random.default_rng(12345)
@@ -61,9 +69,9 @@ for s in json.load(open(shapes_file)):
     c = np.empty((m, n), dtype=np.float32)
     times = []
     for i in range(warmup + repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         np.matmul(opa, opb, out=c)
-        t1 = time.perf_counter()
+        t1 = clock()
         if i >= warmup:
             times.append(t1 - t0)
     times.sort()
@@ -102,12 +110,12 @@ for ((i = 0; i < rounds; i++)); do
   echo "round $((i + 1))/$rounds done" >&2
 done
 
-python3 - "$tmp" "$rounds" "$threads" <<'PY'
+python3 - "$tmp" "$rounds" "$threads" "$clock" <<'PY'
 import json, math, statistics, sys
-tmp, rounds, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+tmp, rounds, threads, clock = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 ours = [json.load(open(f"{tmp}/ours{i}.json")) for i in range(rounds)]
 nump = [json.load(open(f"{tmp}/numpy{i}.json")) for i in range(rounds)]
-print(f"threads {threads}; per shape: median over {rounds} rounds of (median of repeats)")
+print(f"threads {threads}, {clock} clock; per shape: median over {rounds} rounds of (median of repeats)")
 print(f"| {'shape':<22} | op | {'m':>5} | {'n':>5} | {'k':>5} | ours ms | ours GFLOP/s | numpy GFLOP/s | ratio |")
 print(f"|{'-'*24}|----|{'-'*7}|{'-'*7}|{'-'*7}|---------|--------------|---------------|-------|")
 ratios = []

@@ -117,6 +117,11 @@ public struct BenchGEMMCommand: ParsableCommand {
   @Flag(name: .long, help: "Print the shapes (JSON) without timing them.")
   var list = false
 
+  @Flag(name: .long, help: ArgumentHelp(
+    "Time with process CPU time instead of wall time (GFLOP/s then means per busy core).",
+    discussion: "For tuning on a shared machine: time the process spends descheduled is not counted."))
+  var cpuTime = false
+
   public init() {}
 
   public func validate() throws {
@@ -153,7 +158,7 @@ public struct BenchGEMMCommand: ParsableCommand {
             + lpad("ms", 10) + lpad("GFLOP/s", 10))
     }
     for s in shapes {
-      let r = Self.time(s, threads: nThreads, repeats: repeats, warmup: warmup)
+      let r = Self.time(s, threads: nThreads, repeats: repeats, warmup: warmup, cpuTime: cpuTime)
       results.append(r)
       if !json {
         let op = (s.transA ? "T" : "N") + (s.transB ? "T" : "N")
@@ -170,7 +175,8 @@ public struct BenchGEMMCommand: ParsableCommand {
   }
 
   /// Times one shape: random operands in [-1, 1), C overwritten (beta = 0) each run.
-  static func time(_ s: GEMMBenchShape, threads: Int, repeats: Int, warmup: Int) -> GEMMBenchResult {
+  static func time(_ s: GEMMBenchShape, threads: Int, repeats: Int, warmup: Int,
+                   cpuTime: Bool = false) -> GEMMBenchResult {
     let lda = s.transA ? s.m : s.k
     let ldb = s.transB ? s.k : s.n
     var state: UInt32 = 12345
@@ -187,11 +193,11 @@ public struct BenchGEMMCommand: ParsableCommand {
       b.withUnsafeBufferPointer { pb in
         c.withUnsafeMutableBufferPointer { pc in
           for i in 0..<(warmup + repeats) {
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            let t0 = cpuTime ? processCPUNanoseconds() : DispatchTime.now().uptimeNanoseconds
             CPUGEMM.sgemm(transA: s.transA, transB: s.transB, m: s.m, n: s.n, k: s.k, alpha: 1,
                           a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb, beta: 0,
                           c: pc.baseAddress!, ldc: s.n, threads: threads)
-            let t1 = DispatchTime.now().uptimeNanoseconds
+            let t1 = cpuTime ? processCPUNanoseconds() : DispatchTime.now().uptimeNanoseconds
             if i >= warmup { times.append(Double(t1 - t0) * 1e-9) }
           }
         }
@@ -204,6 +210,13 @@ public struct BenchGEMMCommand: ParsableCommand {
     return GEMMBenchResult(shape: s, threads: threads, ms: median * 1e3, gflops: flops / median * 1e-9,
                            repeats: repeats)
   }
+}
+
+/// CPU time consumed by this process (all threads), in nanoseconds.
+private func processCPUNanoseconds() -> UInt64 {
+  var ts = timespec()
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+  return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
 private func pad(_ s: String, _ w: Int) -> String {

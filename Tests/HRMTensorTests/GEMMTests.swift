@@ -30,7 +30,8 @@ final class GEMMTests: XCTestCase {
   /// padding outside the m x n window of C is untouched.
   func check(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int,
              alpha: Float = 1, beta: Float = 0, pad: Int = 0, threads: Int? = nil,
-             seed: UInt64 = 1, file: StaticString = #filePath, line: UInt = #line) {
+             blocking: CPUGEMM.Blocking? = nil, seed: UInt64 = 1,
+             file: StaticString = #filePath, line: UInt = #line) {
     var g = Gen(state: seed &+ UInt64(m * 1_000_003 + n * 1009 + k))
     let lda = (transA ? m : k) + pad
     let ldb = (transB ? k : n) + pad
@@ -47,7 +48,11 @@ final class GEMMTests: XCTestCase {
     a.withUnsafeBufferPointer { pa in
       b.withUnsafeBufferPointer { pb in
         fast.withUnsafeMutableBufferPointer { pc in
-          if let t = threads {
+          if let blk = blocking {
+            CPUGEMM.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                          a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb, beta: beta,
+                          c: pc.baseAddress!, ldc: ldc, threads: threads ?? 2, blocking: blk)
+          } else if let t = threads {
             CPUGEMM.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
                           a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb, beta: beta,
                           c: pc.baseAddress!, ldc: ldc, threads: t)
@@ -110,12 +115,27 @@ final class GEMMTests: XCTestCase {
   }
 
   func testLargerEdgesCrossBlocks() {
-    // Crosses the K block (256), the M block (144) and edge tiles in both directions.
+    // With the standard blocking: crosses the K block (512), the M block (96) and edge
+    // tiles in both directions.
     for (ta, tb) in transposes {
-      check(ta, tb, 150, 35, 300)
+      check(ta, tb, 100, 35, 530)
       check(ta, tb, 13, 130, 257)
     }
-    check(false, true, 97, 97, 520)
+    check(false, true, 97, 97, 520, threads: 2)
+  }
+
+  /// Tiny blocks: several N panels (the B panel budget forces NC = 32), K blocks of 8, M
+  /// blocks of 12, threaded from the first multiply-add, work split across column chunks.
+  static let tiny = CPUGEMM.Blocking(kc: 8, mc: 12, nc: 48, panelFloats: 32 * 30,
+                                     minParallelWork: 0, minParallelPack: 0)
+
+  func testEveryLoopWithTinyBlocks() {
+    for (ta, tb) in transposes {
+      check(ta, tb, 31, 97, 29, blocking: Self.tiny)
+      check(ta, tb, 7, 65, 13, alpha: 0.5, beta: 2, pad: 3, threads: 3, blocking: Self.tiny)
+      check(ta, tb, 65, 16, 30, alpha: -1, beta: 1, threads: 2, blocking: Self.tiny)
+      check(ta, tb, 1, 33, 7, threads: 4, blocking: Self.tiny)
+    }
   }
 
   func testAlphaBetaCombos() {
@@ -154,6 +174,20 @@ final class GEMMTests: XCTestCase {
   }
 
   func testDeterministicAcrossRunsAndThreadCounts() {
+    // Tiny blocks give many work items, so the threads really interleave.
+    do {
+      let m = 61, n = 50, k = 40
+      var g = Gen(state: 7)
+      let a = g.array(k * m), b = g.array(k * n)
+      func run(_ threads: Int) -> [UInt32] {
+        var c = [Float](repeating: 0, count: m * n)
+        CPUGEMM.sgemm(transA: true, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: m, b: b,
+                      ldb: n, beta: 0, c: &c, ldc: n, threads: threads, blocking: Self.tiny)
+        return c.map(\.bitPattern)
+      }
+      let first = run(2)
+      for t in [2, 2, 1, 3, 4] { XCTAssertEqual(first, run(t), "tiny blocks, \(t) threads") }
+    }
     // Large enough to take the threaded path; results must be bitwise equal run to run and
     // for every thread count (no thread ever reorders another's sums).
     let m = 100, n = 72, k = 300
@@ -170,5 +204,33 @@ final class GEMMTests: XCTestCase {
     XCTAssertEqual(first, run(1))
     XCTAssertEqual(first, run(3))
     XCTAssertEqual(first, run(CPUParallel.threadCount))
+  }
+
+  /// The worker team behind sgemm's threads: every index runs exactly once per call, back to
+  /// back calls and calls after the pool threads have parked work, and a nested call (team
+  /// busy) falls back to running on the caller.
+  func testTeamRunsEveryIndexOnce() {
+    final class Counts: @unchecked Sendable {
+      let lock = NSLock()
+      var hits = [Int](repeating: 0, count: 8)
+      func hit(_ i: Int) { lock.lock(); hits[i] += 1; lock.unlock() }
+    }
+    let counts = Counts()
+    for round in 0..<200 {
+      let workers = 1 + round % 4
+      CPUParallel.team(workers) { i in counts.hit(i) }
+      if round == 100 { usleep(300_000) }  // let the pool threads park
+    }
+    // round % 4 == 0 -> 1 worker, ... ; each index i ran once per round with workers > i.
+    XCTAssertEqual(counts.hits[0], 200)
+    XCTAssertEqual(counts.hits[1], 150)
+    XCTAssertEqual(counts.hits[2], 100)
+    XCTAssertEqual(counts.hits[3], 50)
+    let nested = Counts()
+    CPUParallel.team(2) { i in
+      CPUParallel.team(3) { j in nested.hit(i * 3 + j) }
+    }
+    XCTAssertEqual(nested.hits[0..<6].reduce(0, +), 6)
+    XCTAssertEqual(nested.hits.filter { $0 > 1 }.count, 0)
   }
 }

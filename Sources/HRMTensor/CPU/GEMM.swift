@@ -1,49 +1,60 @@
 // GEMM.swift: single-precision matrix multiply (SGEMM) for the CPU backend, in pure Swift.
 //
-// Design (the classic Goto/BLIS blocking, see docs/perf-cpu.md for measurements):
+// Design (Goto/BLIS-style blocking; docs/perf-cpu.md has the measurements behind each choice):
 //
-//   for jc in N by NC:                       B block  [KC x NC]  packed, lives in L3
-//     for pc in K by KC:
-//       pack op(B)[pc.., jc..] into NR-wide column slivers  (Bp)
-//       for ic in M by MC:                   A block  [MC x KC]  packed, lives in L2
-//         pack op(A)[ic.., pc..] into MR-tall row slivers   (Ap)
-//         for jr in NC by NR:                B sliver [KC x NR]  stays in L1
+//   for jc in N by NC:                          one B panel [K x NC], packed once, shared
+//     phase 1 (threads take sliver groups):  pack op(B)[:, jc..] as KC-blocks of NR-wide
+//                                             column slivers
+//     phase 2 (threads take items in turn):  item = MC rows x a run of slivers of C
+//       for pc in K by KC:
+//         pack op(A)[ic.., pc..] into MR-tall row slivers   (MC x KC block, stays in L2)
+//         for jr in slivers of the item:                     (KC x NR sliver of B)
 //           for ir in MC by MR:
-//             micro-kernel: C[ir.., jr..] (+)= Ap sliver * Bp sliver   (6 x 16 register tile)
+//             micro-kernel: C[6 x 16 tile] (+)= A sliver x B sliver
 //
 // The micro-kernel keeps a 6x16 tile of C in twelve SIMD8<Float> accumulators (12 of the 16
-// ymm registers), loads two 8-wide vectors of B and broadcasts one element of A per row per
-// k step: 12 vfmadd231ps per 2 loads + 6 broadcasts. Packing handles the four transpose
-// combinations and zero-pads edge slivers, so the kernel never sees a transpose or a ragged
-// edge; edge tiles are computed into a small scratch tile and copied out.
+// ymm registers); per k step it loads two 8-wide vectors of B, broadcasts six elements of A
+// and issues 12 vfmadd231ps. Packing handles the four transpose combinations (transposing
+// 8x8 pieces in registers where the source is the wrong way round) and zero-pads ragged
+// slivers, so the kernel never sees a transpose or an edge; edge tiles are computed into a
+// small scratch tile and copied out with the same arithmetic.
 //
-// Threads: the output is cut into contiguous bands of whole 6-row (or 16-column) tiles, one
-// band per thread, and each thread runs the blocked loop above on its band with its own
-// packing buffers. No two threads write the same element of C and the k-order of every
-// sum is fixed by K alone (KC split, then sequential FMAs), so the result is bit-identical
-// for any thread count or schedule.
+// Determinism: every element of C is written by exactly one item, and its value depends only
+// on K (the KC split, then sequential FMAs in k order) — not on which thread ran the item or
+// how M and N were cut. So the result is bit-identical for any thread count or schedule, and
+// items can be handed out dynamically (a thread slowed down by another process simply takes
+// fewer of them). The threads are CPUParallel.team's persistent pool, which starts a
+// parallel section in microseconds where DispatchQueue.concurrentPerform took 30-90 µs.
 
 import Foundation
 
 public enum CPUGEMM {
-  // MARK: - Blocking parameters (measured on Zen 4, see docs/perf-cpu.md)
-
   /// Rows of the register tile.
   static let mr = 6
   /// Columns of the register tile (two SIMD8 vectors).
   static let nr = 16
-  /// Largest K block: the KC x NR sliver of B (16 KiB at 256) stays in the 32 KiB L1.
-  static let kcMax = Int(ProcessInfo.processInfo.environment["KC"] ?? "512")!
-  /// Largest M block (multiple of mr): the MC x KC block of A stays in L2.
-  static let mcMax = Int(ProcessInfo.processInfo.environment["MC"] ?? "96")!
-  /// Largest N block (multiple of nr): the KC x NC block of B stays in L3.
-  static let ncMax = Int(ProcessInfo.processInfo.environment["NC"] ?? "4096")!
-  /// Problems below this many multiply-adds run on the calling thread only.
-  static let parallelThreshold = 1 << 18
-  /// Packed B panels smaller than this (floats) are packed by the calling thread alone.
-  static let parallelPackMin = 1 << 16
-  /// Budget (floats) for the packed B panel, which spans all of K: 8 MiB.
-  static let bPanelFloats = 1 << 21
+
+  /// Cache blocking and threading thresholds (the defaults were measured on Zen 4, see
+  /// docs/perf-cpu.md; tests shrink them to reach every loop with small matrices).
+  struct Blocking: Sendable {
+    /// Largest K block. 512 measured best: one block for HRM's K = 512 layers (C written
+    /// once), and the 6 x KC A sliver (12 KiB) plus 16 x KC B sliver (32 KiB) stream from L2.
+    var kc: Int
+    /// Largest M block (multiple of mr): the MC x KC packed A block (192 KiB) lives in L2.
+    var mc: Int
+    /// Largest N panel (multiple of nr).
+    var nc: Int
+    /// Budget in floats for the packed B panel, which spans all of K (8 MiB: L3 is 32 MiB).
+    var panelFloats: Int
+    /// Problems with fewer multiply-adds than this run on the calling thread only.
+    var minParallelWork: Int
+    /// B panels with fewer floats than this are packed by the calling thread alone.
+    var minParallelPack: Int
+
+    /// The measured defaults.
+    static let standard = Blocking(kc: 512, mc: 96, nc: 4096, panelFloats: 1 << 21,
+                                   minParallelWork: 1 << 18, minParallelPack: 1 << 16)
+  }
 
   // MARK: - Public entry points
 
@@ -52,7 +63,7 @@ public enum CPUGEMM {
   /// op(B) is [k, n]: B is [k, n] (ldb >= n) or, when transB, [n, k] (ldb >= k).
   /// beta == 0 ignores C's old contents.
   ///
-  /// Uses `CPUParallel.threadCount` threads; the result does not depend on it.
+  /// Runs on `CPUParallel.threadCount` threads; the result is bit-identical for any count.
   public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -61,10 +72,19 @@ public enum CPUGEMM {
   }
 
   /// Same as `sgemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)` with an explicit
-  /// thread count (used by the benchmark). The result is bit-identical for every `threads`.
+  /// thread count (the benchmark uses it). The result is bit-identical for every `threads`.
   public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                            a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                            beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
+    sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+          b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: threads, blocking: .standard)
+  }
+
+  /// The implementation, with explicit blocking (tests pass tiny blocks).
+  static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int,
+                    blocking: Blocking) {
     precondition(m >= 0 && n >= 0 && k >= 0, "sgemm: negative size")
     if m == 0 || n == 0 { return }
     precondition(ldc >= n, "sgemm: ldc < n")
@@ -75,10 +95,14 @@ public enum CPUGEMM {
     precondition(lda >= (transA ? m : k), "sgemm: lda too small")
     precondition(ldb >= (transB ? k : n), "sgemm: ldb too small")
 
-    var t = max(1, threads)
-    if m * n * k < parallelThreshold { t = 1 }
+    let work = m.multipliedReportingOverflow(by: n)
+    let small = !work.overflow && work.partialValue < blocking.minParallelWork / k
+    // No more threads than 6x16 tiles (each thread also gets its own packing buffer).
+    let tiles = ((m + mr - 1) / mr).multipliedReportingOverflow(by: (n + nr - 1) / nr)
+    let workers = small ? 1 : min(max(1, threads), tiles.overflow ? Int.max : tiles.partialValue)
     let d = Driver(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                   b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: t)
+                   b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+                   threads: workers, blocking: blocking)
     d.run()
   }
 
@@ -134,12 +158,24 @@ public enum CPUGEMM {
     let beta: Float
     let c: UnsafeMutablePointer<Float>, ldc: Int
     let threads: Int
+    let blocking: Blocking
 
     func run() {
-      let kcB = blockSize(k, max: kcMax, multiple: 1)
-      let mcB = blockSize(m, max: mcMax, multiple: mr)
+      let kcB = blockSize(k, max: blocking.kc, multiple: 1)
+      // Row blocks: whole 6-row tiles, at most blocking.mc rows, block sizes differing by at
+      // most one tile, and (with threads) a multiple of the thread count, so the items
+      // divide evenly. At least 2 per thread; 8 when B is small (under 1 MiB, so re-reading
+      // it per item is cheap), which shortens the wait for the last item on small problems.
+      let mTiles = (m + mr - 1) / mr
+      var rowBlocks = (mTiles + blocking.mc / mr - 1) / (blocking.mc / mr)
+      if threads > 1 {
+        let perThread = k * n < 1 << 18 ? 8 : 2
+        rowBlocks = (max(rowBlocks, perThread * threads) + threads - 1) / threads * threads
+        rowBlocks = min(rowBlocks, mTiles)
+      }
+      let mcB = (mTiles + rowBlocks - 1) / rowBlocks * mr
       // The packed B panel holds all of K, so cap its width to keep it in L3.
-      let ncCap = max(nr, min(ncMax, bPanelFloats / k / nr * nr))
+      let ncCap = max(nr, min(blocking.nc, blocking.panelFloats / k / nr * nr))
       let ncB = blockSize(n, max: ncCap, multiple: nr)
       let bFloats = k * ncB
       let perWorker = mcB * kcB + mr * nr  // packed A block + edge tile
@@ -152,40 +188,45 @@ public enum CPUGEMM {
         let nc = min(ncB, n - jc)
         let slivers = (nc + nr - 1) / nr
 
-        // Phase 1: pack op(B)[:, jc..<jc+nc] for every K block; sliver ranges are split
-        // statically over the threads (each sliver is written by exactly one thread).
-        let packThreads = k * nc >= parallelPackMin ? min(threads, slivers) : 1
-        forEachWorker(packThreads) { w in
-          let per = (slivers + packThreads - 1) / packThreads
-          let s0 = min(slivers, w * per), s1 = min(slivers, s0 + per)
-          if s0 >= s1 { return }
-          var pc = 0
-          while pc < k {
-            let kc = min(kcB, k - pc)
-            packB(transB: transB, b: b, ldb: ldb, k0: pc, kc: kc, j0: jc + s0 * nr,
-                  nc: min(nc, s1 * nr) - s0 * nr, into: bp + pc * ncB + s0 * nr * kc)
-            pc += kc
+        // Phase 1: pack op(B)[:, jc..<jc+nc] for every K block, in groups of slivers taken
+        // in turn by the threads (each sliver is written by exactly one thread).
+        let groupSlivers = 4
+        let groups = (slivers + groupSlivers - 1) / groupSlivers
+        let packers = k * nc >= blocking.minParallelPack ? min(threads, groups) : 1
+        let packQueue = WorkCounter(count: groups)
+        forEachWorker(packers) { _ in
+          while let g = packQueue.next() {
+            let s0 = g * groupSlivers
+            let s1 = min(slivers, s0 + groupSlivers)
+            var pc = 0
+            while pc < k {
+              let kc = min(kcB, k - pc)
+              packB(transB: transB, b: b, ldb: ldb, k0: pc, kc: kc, j0: jc + s0 * nr,
+                    nc: min(nc, s1 * nr) - s0 * nr, into: bp + pc * ncB + s0 * nr * kc)
+              pc += kc
+            }
           }
         }
 
         // Phase 2: work items are (MC row block, column chunk) pairs, handed out in order to
         // whichever thread is free. Each item owns its C elements and runs the whole K loop,
         // so the arithmetic of every element is the same whichever thread does it.
-        let mBlocks = (m + mcB - 1) / mcB
+        // Too few row blocks to go round (short M): also cut the slivers into chunks.
         var chunks = 1
-        if threads > 1 && mBlocks < 2 * threads { chunks = min(slivers, (2 * threads + mBlocks - 1) / mBlocks) }
-        let perChunk = (slivers + chunks - 1) / chunks
-        chunks = (slivers + perChunk - 1) / perChunk
-        let items = mBlocks * chunks
+        if threads > 1 && rowBlocks < 2 * threads {
+          chunks = min(slivers, (2 * threads + rowBlocks - 1) / rowBlocks)
+        }
+        let items = rowBlocks * chunks
         let queue = WorkCounter(count: items)
         forEachWorker(min(threads, items)) { w in
           let ap = bp + bFloats + w * perWorker
           let tile = ap + mcB * kcB
           while let item = queue.next() {
-            let ic = (item / chunks) * mcB
-            let mc = min(mcB, m - ic)
-            let s0 = (item % chunks) * perChunk
-            let s1 = min(slivers, s0 + perChunk)
+            let rb = item / chunks, ch = item % chunks
+            let ic = rb * mTiles / rowBlocks * mr
+            let mc = min(m, (rb + 1) * mTiles / rowBlocks * mr) - ic
+            let s0 = ch * slivers / chunks
+            let s1 = (ch + 1) * slivers / chunks
             var pc = 0
             while pc < k {
               let kc = min(kcB, k - pc)
@@ -222,11 +263,10 @@ public enum CPUGEMM {
     }
   }
 
-  /// Runs body(0..<workers), on the calling thread alone when workers == 1.
+  /// Runs body(0..<workers) concurrently (on the calling thread alone when workers == 1).
   @inline(__always)
   static func forEachWorker(_ workers: Int, _ body: (Int) -> Void) {
-    if workers <= 1 { body(0); return }
-    DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+    CPUParallel.team(workers, body)
   }
 
   // MARK: - Packing
@@ -235,38 +275,53 @@ public enum CPUGEMM {
   /// dst[s*mr*kc + p*mr + r] = op(A)[i0 + s*mr + r, k0 + p], zero past row mc.
   static func packA(transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, mc: Int,
                     k0: Int, kc: Int, into dst: UnsafeMutablePointer<Float>) {
-    var s = 0
-    while s < mc {
-      let rows = min(mr, mc - s)
-      let out = dst + s * kc
-      if !transA {
-        // Row r of the sliver is contiguous in A: copy it with stride mr.
-        for r in 0..<rows {
-          let src = a + (i0 + s + r) * lda + k0
-          var o = out + r
-          for p in 0..<kc { o.pointee = src[p]; o += mr }
+    let full = mc / mr
+    if !transA {
+      // A row-major [m, k]: each sliver is a 6 x kc strip of rows; transpose 6x8 pieces.
+      for s in 0..<full {
+        packRowsTransposed(a + (i0 + s * mr) * lda + k0, ld: lda, rows: mr, kc: kc,
+                           into: dst + s * mr * kc)
+      }
+    } else {
+      // A stored [k, m]: for each p the sliver's 6 values are contiguous in row p. Walk four
+      // slivers (24 floats, 1.5 cache lines) per row of A so every line fetched is used up.
+      let ld = lda * 4
+      let step = mr * kc * 4
+      var s = 0
+      while s + 4 <= full {
+        var src = UnsafeRawPointer(a + k0 * lda + i0 + s * mr)
+        var o = UnsafeMutableRawPointer(dst + s * mr * kc)
+        for _ in 0..<kc {
+          copy6(src, o)
+          copy6(src + 24, o + step)
+          copy6(src + 48, o + 2 * step)
+          copy6(src + 72, o + 3 * step)
+          o += mr * 4
+          src += ld
         }
-      } else {
-        // op(A)[i, p] = A[p, i]: for each p the sliver's rows are contiguous in A.
-        var src = a + k0 * lda + i0 + s
-        var o = out
-        if rows == mr {
-          for _ in 0..<kc {
-            o[0] = src[0]; o[1] = src[1]; o[2] = src[2]
-            o[3] = src[3]; o[4] = src[4]; o[5] = src[5]
-            o += mr; src += lda
-          }
-        } else {
-          for _ in 0..<kc {
-            for r in 0..<rows { o[r] = src[r] }
-            o += mr; src += lda
-          }
+        s += 4
+      }
+      while s < full {
+        var src = UnsafeRawPointer(a + k0 * lda + i0 + s * mr)
+        var o = UnsafeMutableRawPointer(dst + s * mr * kc)
+        for _ in 0..<kc {
+          copy6(src, o)
+          o += mr * 4
+          src += ld
+        }
+        s += 1
+      }
+    }
+    let rows = mc - full * mr
+    if rows > 0 {
+      // Ragged last sliver: scalar copy, zero padding.
+      let out = dst + full * mr * kc
+      for p in 0..<kc {
+        for r in 0..<mr {
+          let i = i0 + full * mr + r
+          out[p * mr + r] = r < rows ? (transA ? a[(k0 + p) * lda + i] : a[i * lda + k0 + p]) : 0
         }
       }
-      if rows < mr {
-        for p in 0..<kc { for r in rows..<mr { out[p * mr + r] = 0 } }
-      }
-      s += mr
     }
   }
 
@@ -274,43 +329,120 @@ public enum CPUGEMM {
   /// dst[s*nr*kc + p*nr + c] = op(B)[k0 + p, j0 + s*nr + c], zero past column nc.
   static func packB(transB: Bool, b: UnsafePointer<Float>, ldb: Int, k0: Int, kc: Int,
                     j0: Int, nc: Int, into dst: UnsafeMutablePointer<Float>) {
-    var s = 0
-    while s < nc {
-      let cols = min(nr, nc - s)
-      let out = dst + s * kc
+    let full = nc / nr
+    for s in 0..<full {
+      let out = dst + s * nr * kc
       if !transB {
-        // Each k row of the sliver is contiguous in B.
-        var src = b + k0 * ldb + j0 + s
+        // B row-major [k, n]: each k row of the sliver is 16 contiguous floats.
+        var src = UnsafeRawPointer(b + k0 * ldb + j0 + s * nr)
         var o = UnsafeMutableRawPointer(out)
-        if cols == nr {
-          for _ in 0..<kc {
-            let raw = UnsafeRawPointer(src)
-            o.storeBytes(of: raw.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-            o.storeBytes(of: raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self),
-                         toByteOffset: 32, as: SIMD8<Float>.self)
-            o += nr * 4; src += ldb
-          }
-        } else {
-          for p in 0..<kc {
-            let row = out + p * nr
-            for cc in 0..<cols { row[cc] = src[cc] }
-            for cc in cols..<nr { row[cc] = 0 }
-            src += ldb
-          }
+        for _ in 0..<kc {
+          o.storeBytes(of: src.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+          o.storeBytes(of: src.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self),
+                       toByteOffset: 32, as: SIMD8<Float>.self)
+          o += nr * 4
+          src += ldb * 4
         }
       } else {
-        // op(B)[p, j] = B[j, p]: column j of the sliver is contiguous in B.
-        for cc in 0..<cols {
-          let src = b + (j0 + s + cc) * ldb + k0
-          var o = out + cc
-          for p in 0..<kc { o.pointee = src[p]; o += nr }
-        }
-        if cols < nr {
-          for p in 0..<kc { for cc in cols..<nr { out[p * nr + cc] = 0 } }
+        // B stored [n, k] (y = x Wᵀ): transpose two 8-row strips in 8x8 pieces.
+        for half in 0..<2 {
+          packRowsTransposed(b + (j0 + s * nr + half * 8) * ldb + k0, ld: ldb, rows: 8, kc: kc,
+                             into: out + half * 8, outStride: nr)
         }
       }
-      s += nr
     }
+    let cols = nc - full * nr
+    if cols > 0 {
+      let out = dst + full * nr * kc
+      for p in 0..<kc {
+        for cc in 0..<nr {
+          let j = j0 + full * nr + cc
+          out[p * nr + cc] = cc < cols ? (transB ? b[j * ldb + k0 + p] : b[(k0 + p) * ldb + j]) : 0
+        }
+      }
+    }
+  }
+
+  /// Transposes a strip of `rows` (6 or 8) rows x kc columns, src[r * ld + p], into
+  /// out[p * outStride + r] (outStride defaults to rows), eight columns at a time.
+  @inline(__always)
+  static func packRowsTransposed(_ src: UnsafePointer<Float>, ld: Int, rows: Int, kc: Int,
+                                 into out: UnsafeMutablePointer<Float>, outStride: Int? = nil) {
+    let os = outStride ?? rows
+    let raw = UnsafeRawPointer(src)
+    let ldBytes = ld * 4
+    var p = 0
+    while p + 8 <= kc {
+      let q = raw + p * 4
+      let z = SIMD8<Float>()
+      var t = (q.loadUnaligned(as: SIMD8<Float>.self),
+               q.loadUnaligned(fromByteOffset: ldBytes, as: SIMD8<Float>.self),
+               q.loadUnaligned(fromByteOffset: 2 * ldBytes, as: SIMD8<Float>.self),
+               q.loadUnaligned(fromByteOffset: 3 * ldBytes, as: SIMD8<Float>.self),
+               q.loadUnaligned(fromByteOffset: 4 * ldBytes, as: SIMD8<Float>.self),
+               q.loadUnaligned(fromByteOffset: 5 * ldBytes, as: SIMD8<Float>.self),
+               rows == 8 ? q.loadUnaligned(fromByteOffset: 6 * ldBytes, as: SIMD8<Float>.self) : z,
+               rows == 8 ? q.loadUnaligned(fromByteOffset: 7 * ldBytes, as: SIMD8<Float>.self) : z)
+      transpose8x8(&t)
+      let o = UnsafeMutableRawPointer(out + p * os)
+      let ob = os * 4
+      if rows == 8 {
+        o.storeBytes(of: t.0, as: SIMD8<Float>.self)
+        o.storeBytes(of: t.1, toByteOffset: ob, as: SIMD8<Float>.self)
+        o.storeBytes(of: t.2, toByteOffset: 2 * ob, as: SIMD8<Float>.self)
+        o.storeBytes(of: t.3, toByteOffset: 3 * ob, as: SIMD8<Float>.self)
+        o.storeBytes(of: t.4, toByteOffset: 4 * ob, as: SIMD8<Float>.self)
+        o.storeBytes(of: t.5, toByteOffset: 5 * ob, as: SIMD8<Float>.self)
+        o.storeBytes(of: t.6, toByteOffset: 6 * ob, as: SIMD8<Float>.self)
+        o.storeBytes(of: t.7, toByteOffset: 7 * ob, as: SIMD8<Float>.self)
+      } else {
+        store6(t.0, o)
+        store6(t.1, o + ob)
+        store6(t.2, o + 2 * ob)
+        store6(t.3, o + 3 * ob)
+        store6(t.4, o + 4 * ob)
+        store6(t.5, o + 5 * ob)
+        store6(t.6, o + 6 * ob)
+        store6(t.7, o + 7 * ob)
+      }
+      p += 8
+    }
+    while p < kc {
+      for r in 0..<rows { out[p * os + r] = src[r * ld + p] }
+      p += 1
+    }
+  }
+
+  /// Eight SIMD8 rows.
+  typealias Rows8 = (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+                     SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)
+
+  /// In-register 8x8 transpose. Seen as one 64-element array indexed (row << 3 | col), an
+  /// even/odd unshuffle rotates the 6-bit index right by one; three of them swap row and
+  /// column. Each unshuffle step is 8 vshufps + 8 vpermpd.
+  @inline(__always)
+  static func transpose8x8(_ r: inout Rows8) {
+    for _ in 0..<3 {
+      let p0 = SIMD16(lowHalf: r.0, highHalf: r.1), p1 = SIMD16(lowHalf: r.2, highHalf: r.3)
+      let p2 = SIMD16(lowHalf: r.4, highHalf: r.5), p3 = SIMD16(lowHalf: r.6, highHalf: r.7)
+      r = (p0.evenHalf, p1.evenHalf, p2.evenHalf, p3.evenHalf,
+           p0.oddHalf, p1.oddHalf, p2.oddHalf, p3.oddHalf)
+    }
+  }
+
+  /// Stores the first six lanes of v at o.
+  @inline(__always)
+  static func store6(_ v: SIMD8<Float>, _ o: UnsafeMutableRawPointer) {
+    o.storeBytes(of: v.lowHalf, as: SIMD4<Float>.self)
+    o.storeBytes(of: v.highHalf.lowHalf, toByteOffset: 16, as: SIMD2<Float>.self)
+  }
+
+  /// Copies six floats.
+  @inline(__always)
+  static func copy6(_ src: UnsafeRawPointer, _ o: UnsafeMutableRawPointer) {
+    o.storeBytes(of: src.loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+    o.storeBytes(of: src.loadUnaligned(fromByteOffset: 16, as: SIMD2<Float>.self),
+                 toByteOffset: 16, as: SIMD2<Float>.self)
   }
 
   // MARK: - Micro-kernel
