@@ -131,3 +131,8 @@ for j, r in enumerate(ours[0]):
 gm = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
 print(f"ratio ours/numpy: geometric mean {gm:.2f}, min {min(ratios):.2f}, max {max(ratios):.2f}")
 PY
+
+# The whole CPU training step of the demo config (hrm demo: hidden 128, 2+2 layers, batch 64,
+# Sudoku 81 tokens) in the same run, so the GEMM figures and the step time share a machine state.
+echo "CPU training step, demo config:"
+"$hrm" bench model --arch demo --batch 64 --seq-len 81 --repeats 10 --eval-repeats 3
