@@ -1,6 +1,6 @@
 // nvrtc-mock.h: just enough of NVRTC's built-in environment (attributes, builtin variables,
 // intrinsics and math declarations) for clang to syntax-check the HRM kernels without a
-// CUDA toolkit. Used by scripts/check-kernels.sh only; never compiled into the binary.
+// CUDA toolkit. Used by Dev/check-kernels.sh only; never compiled into the binary.
 #pragma once
 #define __global__ __attribute__((global))
 #define __device__ __attribute__((device))

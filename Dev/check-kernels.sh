@@ -2,7 +2,7 @@
 # check-kernels.sh: syntax- and type-check every CUDA kernel file with the clang that ships
 # with the Swift toolchain (no CUDA toolkit or GPU needed). Catches typos, undeclared names
 # and template errors before a device call; NVRTC on the GPU machine remains the real test.
-# Usage: scripts/check-kernels.sh   (exit status non-zero on any error)
+# Usage: Dev/check-kernels.sh   (exit status non-zero on any error)
 set -e
 here=$(cd "$(dirname "$0")" && pwd)
 kernels="$here/../Sources/HRMCUDA/Kernels"
