@@ -13,10 +13,14 @@ import HRMTensor
 
 /// A batch of examples on the device.
 public struct DeviceBatch {
-  public var inputs: Tensor             // [B, S] i32
-  public var labels: Tensor             // [B, S] i32, −100 = ignore
-  public var puzzleIdentifiers: Tensor  // [B] i32
+  /// [B, S] i32
+  public var inputs: Tensor
+  /// [B, S] i32, −100 = ignore
+  public var labels: Tensor
+  /// [B] i32
+  public var puzzleIdentifiers: Tensor
 
+  /// A batch from tensors already on the device.
   public init(inputs: Tensor, labels: Tensor, puzzleIdentifiers: Tensor) {
     self.inputs = inputs
     self.labels = labels
@@ -33,9 +37,12 @@ public struct DeviceBatch {
 
 /// State carried across ACT calls (and across training steps).
 public struct ACTCarry {
+  /// The recurrent state z_H, z_L.
   public var inner: InnerCarry
-  public var steps: Tensor    // [B] i32
-  public var halted: Tensor   // [B] i32 (1 = halted)
+  /// [B] i32
+  public var steps: Tensor
+  /// [B] i32 (1 = halted)
+  public var halted: Tensor
   public var data: DeviceBatch
 
   /// A carry from its parts (training-state checkpoints rebuild it this way).
@@ -49,39 +56,58 @@ public struct ACTCarry {
 
 /// Outputs of one ACT call.
 public struct ACTOutput {
-  public var logits: Tensor          // [B, S, V]
-  public var qHalt: Tensor           // [B] f32
-  public var qCont: Tensor           // [B] f32
-  public var targetQCont: Tensor?    // [B] f32 (training only)
+  /// [B, S, V]
+  public var logits: Tensor
+  /// [B] f32
+  public var qHalt: Tensor
+  /// [B] f32
+  public var qCont: Tensor
+  /// [B] f32 (training only)
+  public var targetQCont: Tensor?
 }
 
 /// Loss and the per-row quantities the metrics need.
 public struct ACTLoss {
   /// lm + 0.5 · (q_halt + q_continue), [1] f32, on the tape.
   public var total: Tensor
+  /// Σ_b Σ_t ce / n̂_b, [1] f32.
   public var lmLoss: Tensor
+  /// Σ_b BCE(q_halt, exact), [1] f32.
   public var qHaltLoss: Tensor
+  /// Σ_b BCE(q_cont, target), [1] f32 (training only).
   public var qContLoss: Tensor?
-  public var valid: Tensor       // [B] i32
-  public var correct: Tensor     // [B] i32
-  public var seqCorrect: Tensor  // [B] f32
+  /// [B] i32
+  public var valid: Tensor
+  /// [B] i32
+  public var correct: Tensor
+  /// [B] f32
+  public var seqCorrect: Tensor
 }
 
 /// Summed metrics of one step (before normalisation), as the reference's loss head returns them.
 public struct StepMetrics: Equatable, Sendable {
+  /// Rows counted (halted, with at least one label).
   public var count: Double = 0
+  /// Σ of each counted row's fraction of correct labels.
   public var accuracy: Double = 0
+  /// Counted rows with every label correct.
   public var exactAccuracy: Double = 0
+  /// Counted rows where (q_halt ≥ 0) equals exact correctness.
   public var qHaltAccuracy: Double = 0
+  /// Σ of ACT segments of counted rows.
   public var steps: Double = 0
+  /// The loss sums over all rows (not only counted ones).
   public var lmLoss: Double = 0
   public var qHaltLoss: Double = 0
   public var qContinueLoss: Double = 0
 
+  /// Empty sums.
   public init() {}
 
+  /// lm + 0.5 · (q_halt + q_continue), as the reference's loss head.
   public var loss: Double { lmLoss + 0.5 * (qHaltLoss + qContinueLoss) }
 
+  /// Element-wise sum (batches, ranks).
   public static func + (a: StepMetrics, b: StepMetrics) -> StepMetrics {
     var r = a
     r.count += b.count; r.accuracy += b.accuracy; r.exactAccuracy += b.exactAccuracy
@@ -93,12 +119,15 @@ public struct StepMetrics: Equatable, Sendable {
 
 /// The ACT wrapper with its loss head.
 public final class HRMACT {
+  /// The inner model.
   public let inner: HRMInner
+  /// Stablemax (the reference's default) or softmax cross-entropy.
   public let lossKind: CrossEntropyKind
   /// Exploration draws (min segments); seeded by the trainer.
   public var rng: HRMRandom
   let zeroSteps: Tensor  // [1, 1] i32
 
+  /// Wraps `inner`; `seed` seeds the exploration draws.
   public init(inner: HRMInner, lossKind: CrossEntropyKind, seed: UInt64) {
     self.inner = inner
     self.lossKind = lossKind
@@ -106,7 +135,9 @@ public final class HRMACT {
     self.zeroSteps = Tensor(ints: [0], shape: [1, 1], on: inner.backend)
   }
 
+  /// The architecture.
   public var config: HRMConfig { inner.config }
+  /// Where the model's tensors live.
   public var backend: Backend { inner.backend }
 
   /// A carry whose rows are all halted, so the first call loads the whole batch.

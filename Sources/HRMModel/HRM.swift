@@ -19,10 +19,14 @@ import HRMTensor
 
 /// One post-norm transformer block: attention and SwiGLU, no biases, no norm weights.
 public final class HRMBlock {
-  public let qkvProj: Tensor      // [3·H·Dh, D]
-  public let oProj: Tensor        // [D, H·Dh]
-  public let gateUpProj: Tensor   // [2I, D]
-  public let downProj: Tensor     // [D, I]
+  /// Fused Q, K, V projection (Q heads, then K, then V), [3·H·Dh, D].
+  public let qkvProj: Tensor
+  /// Attention output projection, [D, H·Dh].
+  public let oProj: Tensor
+  /// SwiGLU gate (first I rows) and up (last I rows) projection, [2I, D].
+  public let gateUpProj: Tensor
+  /// SwiGLU down projection, [D, I].
+  public let downProj: Tensor
   let heads: Int
   let headDim: Int
   let eps: Float
@@ -76,8 +80,10 @@ public final class ReasoningModule {
 
 /// The recurrent state carried between ACT segments.
 public struct InnerCarry {
-  public var zH: Tensor  // [B, T, D]
-  public var zL: Tensor  // [B, T, D]
+  /// High-level state, [B, T, D].
+  public var zH: Tensor
+  /// Low-level state, [B, T, D].
+  public var zL: Tensor
 
   /// A carry from its two states, each [B, T, D] in the forward dtype.
   public init(zH: Tensor, zL: Tensor) {
@@ -89,9 +95,12 @@ public struct InnerCarry {
 /// What one segment produces.
 public struct InnerOutput {
   public var carry: InnerCarry
-  public var logits: Tensor  // [B, S, V]
-  public var qHalt: Tensor   // [B] f32
-  public var qCont: Tensor   // [B] f32
+  /// [B, S, V]
+  public var logits: Tensor
+  /// [B] f32
+  public var qHalt: Tensor
+  /// [B] f32
+  public var qCont: Tensor
 }
 
 /// The HRM inner model: embeddings, H and L modules, LM and Q heads, initial states.

@@ -12,12 +12,18 @@ import HRMTensor
 /// Predictions of one evaluation, row-aligned (padding rows removed).
 public struct EvaluationOutputs: Sendable {
   public var seqLen: Int
-  public var inputs: [Int32] = []              // [N, S]
-  public var labels: [Int32] = []              // [N, S], −100 = ignored
-  public var predictions: [Int32] = []         // [N, S], argmax of the last segment's logits
-  public var puzzleIdentifiers: [Int32] = []   // [N]
-  public var qHaltLogits: [Float] = []         // [N]
-  public var segments: [Int32] = []            // [N], ACT segments run
+  /// [N, S]
+  public var inputs: [Int32] = []
+  /// [N, S], −100 = ignored
+  public var labels: [Int32] = []
+  /// [N, S], argmax of the last segment's logits
+  public var predictions: [Int32] = []
+  /// [N]
+  public var puzzleIdentifiers: [Int32] = []
+  /// [N]
+  public var qHaltLogits: [Float] = []
+  /// [N], ACT segments run
+  public var segments: [Int32] = []
   /// [K][N·S] predictions after each segment (only when asked for).
   public var stepPredictions: [[Int32]] = []
 
