@@ -127,7 +127,7 @@ function render() {
       const steps = x.steps ? x.steps.map(tokens) : null;
       const fig = panel("prediction", drawGrid(tokens(x.prediction), label, input));
       const wrong = fig.querySelectorAll(".diff").length;
-      fig.querySelector("figcaption").textContent = "prediction (" + (wrong === 0 ? "correct" : wrong + " cells differ from the label") + ")";
+      fig.querySelector("figcaption").textContent = "prediction (" + (wrong === 0 ? "correct" : wrong + (wrong === 1 ? " cell differs" : " cells differ") + " from the label") + ")";
       panels.appendChild(fig);
       if (steps && steps.length) {
         const ctl = el("div", "legend");
@@ -138,7 +138,7 @@ function render() {
           const g = drawGrid(steps[k], label, input);
           fig.replaceChild(g, fig.querySelector(".grid"));
           const w = g.querySelectorAll(".diff").length;
-          fig.querySelector("figcaption").textContent = "prediction, ACT step " + (k + 1) + " of " + steps.length + " (" + (w === 0 ? "correct" : w + " cells differ") + ")";
+          fig.querySelector("figcaption").textContent = "prediction, ACT step " + (k + 1) + " of " + steps.length + " (" + (w === 0 ? "correct" : w + (w === 1 ? " cell differs" : " cells differ")) + ")";
           lab.textContent = " ACT step " + (k + 1) + "/" + steps.length;
         };
         slider.oninput = show;
