@@ -8,7 +8,7 @@ public struct HRMCommand: ParsableCommand {
     abstract: "Hierarchical Reasoning Model: build datasets, train, evaluate and solve puzzles.",
     subcommands: [
       DemoCommand.self, DatasetCommand.self, TrainCommand.self, EvaluateCommand.self, SolveCommand.self, ScoreARCCommand.self,
-      ReportCommand.self, ConvertCommand.self, BenchCommand.self, SelftestCommand.self, VisualizeCommand.self,
+      ReportCommand.self, ConvertCommand.self, CheckReferenceCommand.self, BenchCommand.self, SelftestCommand.self, VisualizeCommand.self,
     ])
 
   public init() {}
