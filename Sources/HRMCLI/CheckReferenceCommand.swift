@@ -19,7 +19,7 @@ struct CheckReferenceCommand: ParsableCommand {
       outside its tolerance.
       """)
 
-  @Argument(help: "Fixtures: paths without extension, or folders holding them.")
+  @Argument(help: "Fixtures: paths without extension, or folders holding them; device=cpu|cuda picks the backend (default cpu).")
   var fixtures: [String] = []
 
   @Flag(help: "Print every tensor, not only the failures and a summary.")
@@ -27,7 +27,10 @@ struct CheckReferenceCommand: ParsableCommand {
 
   func run() throws {
     var bases: [String] = []
-    for path in fixtures.isEmpty ? ["../shared/golden"] : fixtures {
+    let device = fixtures.first { $0.hasPrefix("device=") }.map { String($0.dropFirst(7)) } ?? "cpu"
+    let paths = fixtures.filter { !$0.hasPrefix("device=") }
+    let backend = try DeviceChoice.backend(for: device)
+    for path in paths.isEmpty ? ["../shared/golden"] : paths {
       var isDir: ObjCBool = false
       if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
@@ -39,9 +42,9 @@ struct CheckReferenceCommand: ParsableCommand {
     if bases.isEmpty { throw HRMError("no golden fixtures found (give a path, e.g. ../shared/golden)") }
     var failed = 0, total = 0
     for base in bases {
-      let rows = try ReferenceCheck.run(fixture: base, backend: CPUBackend.shared)
+      let rows = try ReferenceCheck.run(fixture: base, backend: backend)
       let worst = rows.filter { $0.tolerance > 0 }.max { $0.error / $0.tolerance < $1.error / $1.tolerance }
-      print("\((base as NSString).lastPathComponent): \(rows.count) tensors")
+      print("\((base as NSString).lastPathComponent): \(rows.count) tensors on \(backend.name)")
       for row in rows where verbose || !row.passed {
         print(String(format: "  %@ %-60@ error %.3e  tolerance %.0e", row.passed ? "ok  " : "FAIL", row.name as NSString,
                      row.error, row.tolerance))
