@@ -26,12 +26,18 @@ public enum RunReport {
     func series(_ split: String, _ key: String) -> [(Double, Double)] {
       records.filter { $0.split == split }.compactMap { r in r.values[key].map { (Double(r.step), $0) } }
     }
+    // Per-row training metrics average over the rows that halted in that step; a step where
+    // none halted logs 0 for them (count 0), which is no measurement, so it is left out.
+    func halting(_ key: String) -> [(Double, Double)] {
+      records.filter { $0.split == "train" && ($0.values["count"] ?? 1) > 0 }
+        .compactMap { r in r.values[key].map { (Double(r.step), $0) } }
+    }
     let charts = [
       Chart(title: "Train loss", series: [("lm_loss", series("train", "lm_loss")), ("q_halt_loss", series("train", "q_halt_loss")),
                                           ("q_continue_loss", series("train", "q_continue_loss"))]),
-      Chart(title: "Train accuracy", series: [("accuracy", series("train", "accuracy")), ("exact_accuracy", series("train", "exact_accuracy")),
-                                              ("q_halt_accuracy", series("train", "q_halt_accuracy"))]),
-      Chart(title: "Train mean ACT steps", series: [("steps", series("train", "steps"))]),
+      Chart(title: "Train accuracy (rows that halted)", series: [("accuracy", halting("accuracy")), ("exact_accuracy", halting("exact_accuracy")),
+                                              ("q_halt_accuracy", halting("q_halt_accuracy"))]),
+      Chart(title: "Train mean ACT steps (rows that halted)", series: [("steps", halting("steps"))]),
       Chart(title: "Evaluation accuracy", series: [("accuracy", series("eval", "accuracy")), ("exact_accuracy", series("eval", "exact_accuracy")),
                                                    ("q_halt_accuracy", series("eval", "q_halt_accuracy"))]),
       Chart(title: "Evaluation loss and steps", series: [("lm_loss", series("eval", "lm_loss")), ("steps", series("eval", "steps"))]),
