@@ -20,6 +20,11 @@ public enum WorkerLauncher {
     public var status: Int32
     /// The rank that failed first (nil when all succeeded).
     public var failedRank: Int?
+    /// An outcome.
+    public init(status: Int32, failedRank: Int?) {
+      self.status = status
+      self.failedRank = failedRank
+    }
   }
 
   /// Runs `count` copies of `executable arguments`, rank r with `environment` plus the
