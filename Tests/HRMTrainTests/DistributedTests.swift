@@ -243,4 +243,39 @@ final class DistributedTests: XCTestCase {
     XCTAssertLessThan(Date().timeIntervalSince(start), 10, "the sleeping ranks were stopped")
     XCTAssertEqual(notices, ["hrm train: worker 1 of 3 exited with status 3; stopping the others"])
   }
+
+  /// The built `hrm` next to the test bundle (as KillResumeTests finds it).
+  func hrmBinary() throws -> String {
+    var dirs = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path,
+                Bundle(for: DistributedTests.self).bundleURL.deletingLastPathComponent().path]
+    dirs += dirs.map { ($0 as NSString).deletingLastPathComponent }
+    for d in dirs {
+      let p = (d as NSString).appendingPathComponent("hrm")
+      if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    throw XCTSkip("the hrm binary is not next to the test bundle; run `swift build` first")
+  }
+
+  func testGpusLaunchWithoutAGPUFailsCleanly() throws {
+    let binary = try hrmBinary()
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: binary)
+    p.arguments = ["train", "data_path=\(TrainerTests.datasetPath)", "arch=hrm_tiny", "global_batch_size=8", "epochs=1",
+                   "eval_interval=1", "gpus=2", "device=cuda", "checkpoint_path=\(tmp!)/run", "dist_timeout=10"]
+    var env = ProcessInfo.processInfo.environment
+    for k in ["RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"] { env[k] = nil }
+    p.environment = env
+    let err = Pipe()
+    p.standardError = err
+    p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+    let start = Date()
+    try p.run()
+    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    if p.terminationStatus == 0 { throw XCTSkip("this machine has usable GPUs and NCCL: the run succeeded") }
+    XCTAssertTrue(text.contains("CUDA unavailable") || text.contains("NCCL"), "the workers say why: \(text)")
+    XCTAssertLessThan(Date().timeIntervalSince(start), 30)
+    XCTAssertTrue(text.contains("hrm train: worker") && text.contains("of 2 exited with status"), text)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: "\(tmp!)/run/metrics.jsonl"), "no rank trained")
+  }
 }
