@@ -69,7 +69,7 @@ struct TrainCommand: ParsableCommand {
     let backend = try DeviceChoice.backend(for: "cuda:\(job.localRank)")
     let id = job.rank == 0 ? try NCCLCommunicator.uniqueId() : []
     let shared = try TCPRendezvous.exchange(rank: job.rank, worldSize: job.worldSize, host: job.masterAddr,
-                                            port: job.masterPort, payload: id, timeout: config.distTimeoutSeconds)
+                                            port: job.rendezvousPort, payload: id, timeout: config.distTimeoutSeconds)
     let comm = try NCCLCommunicator(backend: backend, rank: job.rank, worldSize: job.worldSize, uniqueId: shared,
                                     timeout: config.distTimeoutSeconds)
     let trainer = try Trainer(config: config, backend: backend, communicator: comm)

@@ -1,6 +1,10 @@
 // Distributed.swift: what a training process learns about its place in a data-parallel job
 // from the environment torchrun (or `hrm train gpus=N`) sets: RANK, WORLD_SIZE, LOCAL_RANK,
 // MASTER_ADDR, MASTER_PORT. Bad or inconsistent values give one-line errors.
+//
+// Under torchrun the agent itself already serves its c10d store on MASTER_PORT (it says so
+// with TORCHELASTIC_USE_AGENT_STORE=True), so the rendezvous then uses MASTER_PORT+1;
+// HRM_RENDEZVOUS_PORT overrides the choice.
 
 import Foundation
 import HRMSupport
@@ -15,16 +19,19 @@ public struct DistributedEnvironment: Equatable, Sendable {
   public var localRank: Int
   /// Host of rank 0's rendezvous listener.
   public var masterAddr: String
-  /// TCP port of rank 0's rendezvous listener.
+  /// MASTER_PORT.
   public var masterPort: Int
+  /// The TCP port rank 0's rendezvous listens on (see the file comment).
+  public var rendezvousPort: Int
 
-  /// A job description (no checks; see `parse`).
-  public init(rank: Int, worldSize: Int, localRank: Int, masterAddr: String, masterPort: Int) {
+  /// A job description (no checks; see `parse`); the rendezvous port defaults to masterPort.
+  public init(rank: Int, worldSize: Int, localRank: Int, masterAddr: String, masterPort: Int, rendezvousPort: Int? = nil) {
     self.rank = rank
     self.worldSize = worldSize
     self.localRank = localRank
     self.masterAddr = masterAddr
     self.masterPort = masterPort
+    self.rendezvousPort = rendezvousPort ?? masterPort
   }
 
   /// The job described by `env`, or nil when WORLD_SIZE and RANK are both unset (a plain
@@ -59,7 +66,18 @@ public struct DistributedEnvironment: Equatable, Sendable {
       }
       port = p
     }
-    return DistributedEnvironment(rank: rank, worldSize: world, localRank: localRank, masterAddr: addr, masterPort: port)
+    var rendezvous = port
+    if let raw = env["HRM_RENDEZVOUS_PORT"] {
+      guard let p = Int(raw.trimmingCharacters(in: .whitespaces)), (1...65535).contains(p) else {
+        throw HRMError("HRM_RENDEZVOUS_PORT=\(raw): expected a TCP port in 1...65535")
+      }
+      rendezvous = p
+    } else if env["TORCHELASTIC_USE_AGENT_STORE"]?.lowercased() == "true" {
+      guard port < 65535 else { throw HRMError("MASTER_PORT=65535: under torchrun the rendezvous needs MASTER_PORT+1; choose a lower port") }
+      rendezvous = port + 1
+    }
+    return DistributedEnvironment(rank: rank, worldSize: world, localRank: localRank, masterAddr: addr, masterPort: port,
+                                  rendezvousPort: rendezvous)
   }
 
   /// The variables a child process of `hrm train gpus=N` gets (NVLink multicast off).

@@ -117,6 +117,13 @@ final class DistributedTests: XCTestCase {
     let defaults = try XCTUnwrap(DistributedEnvironment.parse(["RANK": "1", "WORLD_SIZE": "2"]))
     XCTAssertEqual(defaults, DistributedEnvironment(rank: 1, worldSize: 2, localRank: 1, masterAddr: "127.0.0.1", masterPort: 29500))
     XCTAssertEqual(try DistributedEnvironment.parse(["WORLD_SIZE": "1"])?.rank, 0)
+    // torchrun's agent serves its own store on MASTER_PORT: the rendezvous moves one port up.
+    let torchrun = try XCTUnwrap(DistributedEnvironment.parse(
+      ["RANK": "0", "WORLD_SIZE": "2", "MASTER_PORT": "29400", "TORCHELASTIC_USE_AGENT_STORE": "True"]))
+    XCTAssertEqual(torchrun.rendezvousPort, 29401)
+    XCTAssertEqual(try DistributedEnvironment.parse(
+      ["RANK": "0", "WORLD_SIZE": "2", "TORCHELASTIC_USE_AGENT_STORE": "True", "HRM_RENDEZVOUS_PORT": "4000"])?.rendezvousPort, 4000)
+    XCTAssertEqual(defaults.rendezvousPort, 29500)
     func fails(_ env: [String: String], _ fragment: String, line: UInt = #line) {
       XCTAssertThrowsError(try DistributedEnvironment.parse(env), line: line) { e in
         let m = (e as? HRMError)?.message ?? "\(e)"
@@ -133,6 +140,7 @@ final class DistributedTests: XCTestCase {
     fails(["RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "-1"], "LOCAL_RANK=-1")
     fails(["RANK": "0", "WORLD_SIZE": "2", "MASTER_PORT": "70000"], "MASTER_PORT=70000")
     fails(["RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": " "], "MASTER_ADDR is empty")
+    fails(["RANK": "0", "WORLD_SIZE": "2", "HRM_RENDEZVOUS_PORT": "0"], "HRM_RENDEZVOUS_PORT=0")
     let child = DistributedEnvironment.childEnvironment(rank: 1, worldSize: 2, masterAddr: "127.0.0.1", masterPort: 1234)
     XCTAssertEqual(child["NCCL_NVLS_ENABLE"], "0", "NVLink multicast stays off in workers")
     XCTAssertEqual(try DistributedEnvironment.parse(child), DistributedEnvironment(rank: 1, worldSize: 2, localRank: 1, masterAddr: "127.0.0.1", masterPort: 1234))
