@@ -2,7 +2,8 @@
 // of the same binary with the same arguments and RANK / WORLD_SIZE / LOCAL_RANK /
 // MASTER_ADDR=127.0.0.1 / MASTER_PORT (a free port) / NCCL_NVLS_ENABLE=0 set, waits for them,
 // and forwards the outcome: the first child to fail has the others terminated (SIGTERM, then
-// SIGKILL after a grace period) and its exit status becomes the launcher's.
+// SIGKILL after a grace period) and its exit status becomes the launcher's. SIGINT/SIGTERM
+// sent to the launcher alone (a scheduler, `kill PID`) stop the workers the same way.
 
 #if canImport(Glibc)
 import Glibc
@@ -30,8 +31,9 @@ public enum WorkerLauncher {
   /// Runs `count` copies of `executable arguments`, rank r with `environment` plus the
   /// distributed variables, and waits. When one fails, the others are stopped within
   /// `grace` seconds and its status is returned. `notice` receives one line about the failure.
+  /// With `forwardSignals`, SIGINT/SIGTERM to this process stop the workers and give 128+signal.
   public static func run(executable: String, arguments: [String], count: Int, environment: [String: String],
-                         masterPort: Int? = nil, grace: Double = 5,
+                         masterPort: Int? = nil, grace: Double = 5, forwardSignals: Bool = true,
                          notice: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws -> Outcome {
     guard count >= 1 else { throw HRMError("gpus=\(count): must be at least 1") }
     let port = try masterPort ?? freePort()
@@ -55,7 +57,19 @@ public enum WorkerLauncher {
       }
       children.append(p)
     }
+    var previous: [(Int32, (@convention(c) (Int32) -> Void)?)] = []
+    if forwardSignals {
+      launcherCaughtSignal = 0
+      for sig in [SIGINT, SIGTERM] { previous.append((sig, signal(sig, launcherSignalHandler))) }
+    }
+    defer { for (sig, handler) in previous { signal(sig, handler) } }
     while true {
+      if forwardSignals, launcherCaughtSignal != 0 {
+        let sig = launcherCaughtSignal
+        notice("hrm train: got signal \(sig); stopping the \(count) workers")
+        stopAll()
+        return Outcome(status: 128 + sig, failedRank: nil)
+      }
       var allDone = true
       for (rank, c) in children.enumerated() {
         if c.isRunning { allDone = false; continue }
@@ -91,3 +105,9 @@ public enum WorkerLauncher {
     return Int(UInt16(bigEndian: addr.sin_port))
   }
 }
+
+/// The signal the launcher caught (0: none); written only by `launcherSignalHandler`.
+nonisolated(unsafe) var launcherCaughtSignal: Int32 = 0
+
+/// Records SIGINT/SIGTERM for the launcher's supervision loop (async-signal-safe: one store).
+let launcherSignalHandler: @convention(c) (Int32) -> Void = { launcherCaughtSignal = $0 }

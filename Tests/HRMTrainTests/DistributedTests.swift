@@ -252,6 +252,17 @@ final class DistributedTests: XCTestCase {
     XCTAssertEqual(notices, ["hrm train: worker 1 of 3 exited with status 3; stopping the others"])
   }
 
+  func testLauncherStopsTheWorkersOnSIGTERM() throws {
+    let start = Date()
+    DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { kill(getpid(), SIGTERM) }
+    var notices: [String] = []
+    let outcome = try WorkerLauncher.run(executable: "/bin/sh", arguments: ["-c", "exec sleep 20"], count: 2,
+                                         environment: ["PATH": "/usr/bin:/bin"], grace: 2, notice: { notices.append($0) })
+    XCTAssertEqual(outcome, WorkerLauncher.Outcome(status: 128 + SIGTERM, failedRank: nil))
+    XCTAssertLessThan(Date().timeIntervalSince(start), 5, "the workers were stopped, not waited for")
+    XCTAssertEqual(notices, ["hrm train: got signal \(SIGTERM); stopping the 2 workers"])
+  }
+
   /// The built `hrm` next to the test bundle (as KillResumeTests finds it).
   func hrmBinary() throws -> String {
     var dirs = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path,
