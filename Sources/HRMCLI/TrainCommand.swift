@@ -66,7 +66,9 @@ struct TrainCommand: ParsableCommand {
       throw HRMError("WORLD_SIZE=\(job.worldSize) needs device=cuda: multi-rank training runs over NCCL")
     }
     NCCLCommunicator.configureEnvironment()
-    let backend = try DeviceChoice.backend(for: "cuda:\(job.localRank)")
+    // cuda:<LOCAL_RANK>, unless an explicit device=cuda:N says otherwise (e.g. one visible GPU per process).
+    let device = config.device.flatMap { $0.hasPrefix("cuda:") ? $0 : nil } ?? "cuda:\(job.localRank)"
+    let backend = try DeviceChoice.backend(for: device)
     let id = job.rank == 0 ? try NCCLCommunicator.uniqueId() : []
     let shared = try TCPRendezvous.exchange(rank: job.rank, worldSize: job.worldSize, host: job.masterAddr,
                                             port: job.rendezvousPort, payload: id, timeout: config.distTimeoutSeconds)

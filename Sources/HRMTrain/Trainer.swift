@@ -110,8 +110,9 @@ public final class Trainer {
       throw HRMError("epochs=\(config.epochs) with global_batch_size=\(config.globalBatchSize) gives 0 training steps for \(train.metadata.totalGroups) groups: raise epochs or lower global_batch_size")
     }
     store = ParameterStore.initialize(arch, backend: backend, seed: UInt64(config.seed))
+    // Exploration noise differs per rank, as the reference's torch.manual_seed(seed + rank).
     model = HRMACT(inner: try HRMInner(config: arch, parameters: store), lossKind: config.lossType,
-                   seed: UInt64(config.seed))
+                   seed: UInt64(config.seed + rank))
     adam = AdamATan2(beta1: Float(config.beta1), beta2: Float(config.beta2), weightDecay: Float(config.weightDecay))
     sparse = SparseSignSGD(weightDecay: Float(config.puzzleEmbWeightDecay))
     sampler = try TrainSampler(split: train, seed: UInt64(config.seed), epochsPerIter: config.evalInterval ?? config.epochs,

@@ -77,6 +77,16 @@ final class DistributedTests: XCTestCase {
     for (name, w) in ranks[0].weights { XCTAssertEqual(w, ranks[1].weights[name]!, "\(name) differs between ranks") }
   }
 
+  func testRanksStayInStepWithPerRankExploration() throws {
+    // Exploration draws differ per rank (seed + rank), the updates do not: weights stay identical.
+    let c = try config(["arch.halt_exploration_prob=0.5", "epochs=1", "eval_interval=1"])
+    let ranks = try ThreadGroup(worldSize: 2).run { comm -> RunResult in
+      try self.train(try Trainer(config: c, backend: CPUBackend.shared, communicator: comm))
+    }
+    XCTAssertEqual(ranks[0].losses, ranks[1].losses, "metrics are summed over ranks, so every rank logs the same")
+    for (name, w) in ranks[0].weights { XCTAssertEqual(w, ranks[1].weights[name]!, "\(name) differs between ranks") }
+  }
+
   func testOnlyRankZeroWritesTheRunFolder() throws {
     let c = try config(["epochs=1", "eval_interval=1", "checkpoint_interval=2"])
     let dirs = (0..<2).map { "\(tmp!)/rank\($0)" }
