@@ -136,9 +136,9 @@ public final class NCCLCommunicator: Communicator, @unchecked Sendable {
   var comm: OpaquePointer?
   var aborted = false
 
-  /// Keeps NVLink multicast off (NCCL_NVLS_ENABLE=0) unless the user set it; call before NCCL loads.
+  /// Keeps NVLink multicast off (sets NCCL_NVLS_ENABLE=0); call before NCCL initialises.
   public static func configureEnvironment() {
-    setenv("NCCL_NVLS_ENABLE", "0", 0)
+    setenv("NCCL_NVLS_ENABLE", "0", 1)
   }
 
   /// A new unique id (rank 0 calls this and sends it to the others).
