@@ -1,11 +1,17 @@
 // TrainCommand.swift: `hrm train key=value ...`, the reference's `python pretrain.py` with
 // the same hydra-style keys, plus `device=cpu|cuda`.
+//
+// Multi-GPU: under torchrun (RANK/WORLD_SIZE/... set) the process is one rank: it takes
+// cuda:<LOCAL_RANK>, gets the NCCL unique id from rank 0 through the TCP rendezvous at
+// MASTER_ADDR:MASTER_PORT and trains its slice of every global batch. `gpus=N` without those
+// variables makes this process the launcher of N such ranks (WorkerLauncher).
 
 import ArgumentParser
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import HRMCUDA
 import HRMModel
 import HRMSupport
 import HRMTensor
@@ -31,9 +37,47 @@ struct TrainCommand: ParsableCommand {
     var config = TrainConfig()
     try config.apply(overrides: overrides)
     try config.validate()
+    let environment = ProcessInfo.processInfo.environment
+    let job = try DistributedEnvironment.parse(environment)
+    if job == nil && config.gpuCount > 1 {
+      NCCLCommunicator.configureEnvironment()
+      let executable = Bundle.main.executablePath ?? CommandLine.arguments[0]
+      let outcome = try WorkerLauncher.run(executable: executable, arguments: Array(CommandLine.arguments.dropFirst()),
+                                           count: config.gpuCount, environment: ProcessInfo.processInfo.environment)
+      if outcome.status != 0 { throw ExitCode(outcome.status) }
+      return
+    }
+    if let job = job, job.worldSize > 1 {
+      try runRank(job, config: config, environment: environment)
+      return
+    }
     let backend = try DeviceChoice.backend(for: config.device)
     let trainer = try Trainer(config: config, backend: backend)
     try TrainRunner(trainer: trainer).run()
+  }
+
+  /// One rank of a data-parallel job: its GPU, the rendezvous, NCCL, then the usual loop
+  /// (rank 0 prints, logs and checkpoints).
+  func runRank(_ job: DistributedEnvironment, config: TrainConfig, environment: [String: String]) throws {
+    if let g = config.gpus, let local = environment["LOCAL_WORLD_SIZE"].flatMap({ Int($0) }), g != local {
+      throw HRMError("gpus=\(g) but this node runs \(local) ranks (LOCAL_WORLD_SIZE): drop gpus= under torchrun")
+    }
+    if config.device == "cpu" {
+      throw HRMError("WORLD_SIZE=\(job.worldSize) needs device=cuda: multi-rank training runs over NCCL")
+    }
+    NCCLCommunicator.configureEnvironment()
+    // cuda:<LOCAL_RANK>, unless an explicit device=cuda:N says otherwise (e.g. one visible GPU per process).
+    let device = config.device.flatMap { $0.hasPrefix("cuda:") ? $0 : nil } ?? "cuda:\(job.localRank)"
+    let backend = try DeviceChoice.backend(for: device)
+    let id = job.rank == 0 ? try NCCLCommunicator.uniqueId() : []
+    let shared = try TCPRendezvous.exchange(rank: job.rank, worldSize: job.worldSize, host: job.masterAddr,
+                                            port: job.rendezvousPort, payload: id, timeout: config.distTimeoutSeconds)
+    let comm = try NCCLCommunicator(backend: backend, rank: job.rank, worldSize: job.worldSize, uniqueId: shared,
+                                    timeout: config.distTimeoutSeconds)
+    let trainer = try Trainer(config: config, backend: backend, communicator: comm)
+    var runner = TrainRunner(trainer: trainer)
+    runner.quiet = !trainer.isPrimary
+    try runner.run()
   }
 }
 
@@ -61,7 +105,8 @@ struct TrainRunner {
   func run() throws {
     let c = trainer.config
     let checkpointDir = TrainRunner.runDirectory(c)
-    log("hrm train: \(trainer.backend.name), \(trainer.store.parameterCount) parameters, "
+    let ranks = trainer.communicator.map { $0.worldSize > 1 ? " x \($0.worldSize) ranks" : "" } ?? ""
+    log("hrm train: \(trainer.backend.name)\(ranks), \(trainer.store.parameterCount) parameters, "
         + "\(trainer.totalSteps) steps, batch \(c.globalBatchSize), data \(c.dataPath)")
     log("  arch: hidden \(c.arch.hiddenSize), heads \(c.arch.numHeads), H \(c.arch.hLayers)x\(c.arch.hCycles), "
         + "L \(c.arch.lLayers)x\(c.arch.lCycles), halt_max_steps \(c.arch.haltMaxSteps), "
@@ -71,8 +116,7 @@ struct TrainRunner {
       resumed = try trainer.restore(from: r)
       log("  resumed from \(trainer.lastCheckpoint ?? r) at step \(trainer.step)")
     }
-    if saveCheckpoints {
-      let recorder = try RunRecorder(trainer: trainer, directory: checkpointDir, resumed: resumed)
+    if saveCheckpoints, let recorder = try trainer.makeRecorder(directory: checkpointDir, resumed: resumed) {
       recorder.onSave = { path in self.log("  saved \(path)") }
       trainer.observer = recorder
       log("  run folder: \(checkpointDir) (metrics.jsonl, TensorBoard events, checkpoints)")
@@ -80,6 +124,10 @@ struct TrainRunner {
     let bar = ProgressBar(total: trainer.totalSteps, label: "train")
     let start = Date()
     let firstStep = trainer.step
+    if !trainer.isPrimary {  // other ranks train silently
+      try trainer.run()
+      return
+    }
     trainer.onStep = { step, m in
       let rate = Double((step - firstStep) * c.globalBatchSize) / max(Date().timeIntervalSince(start), 1e-9)
       let extra = String(format: "loss %.4f acc %.3f exact %.3f steps %.2f %.0f ex/s",

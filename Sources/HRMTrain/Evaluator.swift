@@ -43,6 +43,9 @@ public struct Evaluator {
   public var adaptiveHalting = false
   /// Keep the prediction after every segment.
   public var keepStepPredictions = false
+  /// With several ranks: each evaluates its slice of every test batch and the metrics are
+  /// summed over ranks (outputs, when kept, hold this rank's rows only).
+  public var communicator: Communicator? = nil
 
   public init(model: HRMACT, globalBatchSize: Int) {
     self.model = model
@@ -110,8 +113,11 @@ public struct Evaluator {
     }
   }
 
-  /// Real (non-padding) rows of this rank's test batch (rank 0: the first effectiveSize rows).
-  func rowsInBatch(_ batch: Batch) -> Int { min(batch.effectiveSize, batch.batchSize) }
+  /// Real (non-padding) rows of this rank's test batch (its slice of the effectiveSize rows).
+  func rowsInBatch(_ batch: Batch) -> Int {
+    let rank = communicator?.rank ?? 0
+    return max(0, min(batch.effectiveSize - rank * batch.batchSize, batch.batchSize))
+  }
 
   /// Evaluates a whole split; returns the normalised metrics and, if asked, the outputs.
   public func evaluate(_ split: DatasetSplit, maxBatches: Int? = nil, keepOutputs: Bool = false,
@@ -119,11 +125,20 @@ public struct Evaluator {
     var total = StepMetrics()
     var outputs: EvaluationOutputs? = keepOutputs ? EvaluationOutputs(seqLen: split.metadata.seqLen) : nil
     var seen = 0
-    for batch in TestBatches(split: split, sharding: try BatchSharding(globalBatchSize: globalBatchSize)) {
+    let sharding = try BatchSharding(globalBatchSize: globalBatchSize, rank: communicator?.rank ?? 0,
+                                     worldSize: communicator?.worldSize ?? 1)
+    for batch in TestBatches(split: split, sharding: sharding) {
       if let limit = maxBatches, seen >= limit { break }
       seen += 1
       total = total + run(batch, into: &outputs)
       progress?.update(completed: seen)
+    }
+    if let comm = communicator, comm.worldSize > 1 {
+      let v = try comm.allReduceSum([total.count, total.accuracy, total.exactAccuracy, total.qHaltAccuracy, total.steps,
+                                     total.lmLoss, total.qHaltLoss, total.qContinueLoss], on: model.backend)
+      total = StepMetrics()
+      total.count = v[0]; total.accuracy = v[1]; total.exactAccuracy = v[2]; total.qHaltAccuracy = v[3]
+      total.steps = v[4]; total.lmLoss = v[5]; total.qHaltLoss = v[6]; total.qContinueLoss = v[7]
     }
     return (LoggedMetrics.eval(total), outputs)
   }

@@ -97,3 +97,11 @@ public final class RunRecorder: TrainerObserver {
     }
   }
 }
+
+extension Trainer {
+  /// The run-folder recorder for this rank: rank 0 (or a single process) writes config.json,
+  /// the logs and the checkpoints; every other rank gets nil and writes nothing.
+  public func makeRecorder(directory: String, resumed: TrainingStateInfo? = nil) throws -> RunRecorder? {
+    isPrimary ? try RunRecorder(trainer: self, directory: directory, resumed: resumed) : nil
+  }
+}

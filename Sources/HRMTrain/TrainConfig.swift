@@ -56,6 +56,15 @@ public struct TrainConfig: Codable, Equatable, Sendable {
   public var checkpointKeep: Int? = nil
   /// Also checkpoint every this many steps (nil = only at evaluations and the end).
   public var checkpointInterval: Int? = nil
+  /// GPUs on this node: `hrm train gpus=N` starts N worker processes (nil = 1, or torchrun's).
+  public var gpus: Int? = nil
+  /// Seconds to wait for the other ranks (rendezvous, NCCL init, each collective); nil = 300.
+  public var distTimeout: Double? = nil
+
+  /// `gpus`, 1 when unset.
+  public var gpuCount: Int { gpus ?? 1 }
+  /// `dist_timeout` in seconds, 300 when unset.
+  public var distTimeoutSeconds: Double { distTimeout ?? 300 }
 
   public init() {}
 
@@ -68,6 +77,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     case evalSaveOutputs = "eval_save_outputs", device, arch, lossType = "loss_type"
     case logInterval = "log_interval", evalMaxBatches = "eval_max_batches"
     case resume, checkpointKeep = "checkpoint_keep", checkpointInterval = "checkpoint_interval"
+    case gpus, distTimeout = "dist_timeout"
   }
 
   // MARK: - Overrides
@@ -96,6 +106,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     ("resume", "continue exactly from step_N.safetensors or a run folder (its newest)"),
     ("checkpoint_keep", "keep only the newest N checkpoints (all)"),
     ("checkpoint_interval", "also checkpoint every N steps (evaluations only)"),
+    ("gpus", "data-parallel over N GPUs of this node: starts N workers (1)"),
+    ("dist_timeout", "seconds to wait for other ranks before failing (300)"),
     ("arch", "architecture preset: hrm_v1 (default) or hrm_tiny"),
     ("arch.H_cycles", "high-level cycles per segment (2)"), ("arch.L_cycles", "low-level cycles per H cycle (2)"),
     ("arch.H_layers", "blocks in the H module (4)"), ("arch.L_layers", "blocks in the L module (4)"),
@@ -204,6 +216,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     case "resume": resume = optional()
     case "checkpoint_keep": checkpointKeep = optional() == nil ? nil : try int()
     case "checkpoint_interval": checkpointInterval = optional() == nil ? nil : try int()
+    case "gpus": gpus = optional() == nil ? nil : try int()
+    case "dist_timeout": distTimeout = optional() == nil ? nil : try double()
     case "arch": break  // applied first, in apply(overrides:)
     case "arch.H_cycles": arch.hCycles = try int()
     case "arch.L_cycles": arch.lCycles = try int()
@@ -250,6 +264,19 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     if let k = checkpointKeep, k < 1 { throw HRMError("checkpoint_keep=\(k): must be at least 1") }
     if let i = checkpointInterval, i < 1 { throw HRMError("checkpoint_interval=\(i): must be at least 1") }
     if logInterval <= 0 { throw HRMError("log_interval=\(logInterval): must be positive") }
+    if let g = gpus {
+      if g < 1 { throw HRMError("gpus=\(g): must be at least 1") }
+      if g > 1 {
+        if device == "cpu" { throw HRMError("gpus=\(g) needs device=cuda (multi-GPU training runs over NCCL)") }
+        if let d = device, d.hasPrefix("cuda:") {
+          throw HRMError("gpus=\(g) with device=\(d): each worker uses cuda:<LOCAL_RANK>; drop the device index")
+        }
+        if globalBatchSize % g != 0 {
+          throw HRMError("global_batch_size=\(globalBatchSize) is not divisible by gpus=\(g)")
+        }
+      }
+    }
+    if let t = distTimeout, !(t > 0) || !t.isFinite { throw HRMError("dist_timeout=\(t): must be a positive number of seconds") }
     try arch.validate()
   }
 }

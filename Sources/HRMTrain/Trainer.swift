@@ -4,7 +4,13 @@
 // epochs with the reference's metrics.
 //
 // Full training-state checkpoints and resume: Resume.swift and TrainingState.swift.
-// Not here: multi-GPU (one rank only for now).
+//
+// Data parallelism (spec §6.2–6.3): with a `Communicator` of N ranks, each rank trains on its
+// slice of the same global batch; parameters and buffers are broadcast from rank 0 at start,
+// dense gradients are summed over ranks (the loss is already scaled by 1/global batch), the
+// puzzle-embedding ids and row gradients are all-gathered so every rank applies the same
+// sparse sign-SGD update, and step/eval metrics are summed over ranks. Without a communicator
+// (or with one rank) every line below runs exactly as the single-process trainer did.
 
 import Foundation
 import HRMData
@@ -57,6 +63,8 @@ public final class Trainer {
   public let adam: AdamATan2
   public let sparse: SparseSignSGD
   public let totalSteps: Int
+  /// The data-parallel group this trainer is one rank of (nil: a single process).
+  public let communicator: Communicator?
   public internal(set) var step = 0
   var carry: ACTCarry?
   var sampler: TrainSampler
@@ -73,9 +81,16 @@ public final class Trainer {
   /// Called after every evaluation.
   public var onEval: ((Int, LoggedMetrics) -> Void)?
 
-  public init(config: TrainConfig, backend: Backend) throws {
+  /// A trainer on `backend`; with a `communicator` of N > 1 ranks it is one rank of a
+  /// data-parallel job (global_batch_size must divide by N).
+  public init(config: TrainConfig, backend: Backend, communicator: Communicator? = nil) throws {
     try config.validate()
     self.backend = backend
+    self.communicator = communicator
+    let rank = communicator?.rank ?? 0, worldSize = communicator?.worldSize ?? 1
+    if worldSize > 1 && config.globalBatchSize % worldSize != 0 {
+      throw HRMError("global_batch_size=\(config.globalBatchSize) is not divisible by the \(worldSize) ranks")
+    }
     let train = try DatasetSplit.load(from: config.dataPath, split: "train")
     let testPath = URL(fileURLWithPath: config.dataPath).appendingPathComponent("test/dataset.json").path
     let test = FileManager.default.fileExists(atPath: testPath) ? try DatasetSplit.load(from: config.dataPath, split: "test") : nil
@@ -95,13 +110,24 @@ public final class Trainer {
       throw HRMError("epochs=\(config.epochs) with global_batch_size=\(config.globalBatchSize) gives 0 training steps for \(train.metadata.totalGroups) groups: raise epochs or lower global_batch_size")
     }
     store = ParameterStore.initialize(arch, backend: backend, seed: UInt64(config.seed))
+    // Exploration noise differs per rank, as the reference's torch.manual_seed(seed + rank).
     model = HRMACT(inner: try HRMInner(config: arch, parameters: store), lossKind: config.lossType,
-                   seed: UInt64(config.seed))
+                   seed: UInt64(config.seed + rank))
     adam = AdamATan2(beta1: Float(config.beta1), beta2: Float(config.beta2), weightDecay: Float(config.weightDecay))
     sparse = SparseSignSGD(weightDecay: Float(config.puzzleEmbWeightDecay))
     sampler = try TrainSampler(split: train, seed: UInt64(config.seed), epochsPerIter: config.evalInterval ?? config.epochs,
-                               sharding: try BatchSharding(globalBatchSize: config.globalBatchSize))
+                               sharding: try BatchSharding(globalBatchSize: config.globalBatchSize, rank: rank, worldSize: worldSize))
+    if let comm = communicator, comm.worldSize > 1 {
+      // Parameters and buffers (H_init/L_init, the puzzle table) start as rank 0's.
+      try comm.broadcast(store.all.map { $0.tensor }, root: 0)
+    }
   }
+
+  /// True on the rank that writes checkpoints and logs (rank 0; always for a single process).
+  public var isPrimary: Bool { (communicator?.rank ?? 0) == 0 }
+
+  /// The communicator when there is more than one rank.
+  var group: Communicator? { communicator.flatMap { $0.worldSize > 1 ? $0 : nil } }
 
   /// Learning-rate multiplier schedule at `step` for a base rate.
   public func learningRate(base: Double, step: Int) -> Double {
@@ -110,8 +136,16 @@ public final class Trainer {
   }
 
   /// One optimiser step on `batch`; returns the step's summed metrics.
+  /// With several ranks `batch` is this rank's slice and the returned metrics are this rank's
+  /// (`run` sums them over ranks); a failing collective stops the process (use `run`, which
+  /// throws instead).
   @discardableResult
   public func trainStep(_ batch: Batch) -> StepMetrics {
+    do { return try performStep(batch) } catch { fatalError("\(error)") }
+  }
+
+  /// One optimiser step; collectives that fail throw.
+  func performStep(_ batch: Batch) throws -> StepMetrics {
     step += 1
     let b = batch.batchSize
     if carry == nil { carry = model.initialCarry(batch: b) }
@@ -126,7 +160,16 @@ public final class Trainer {
       tape.backward(loss.total, seed: Tensor([1 / Float(batch.effectiveSize)], shape: [1], on: backend))
       metrics = model.metrics(loss, output: out, carry: next)
     }
-    if let scratch = model.inner.puzzleScratch, store.contains("puzzle_emb.weights") {
+    if let comm = group { try synchronizeGradients(comm) }
+    if let scratch = model.inner.puzzleScratch, store.contains("puzzle_emb.weights"), let comm = group {
+      // Every rank applies the same update: all ranks' ids and row gradients, in rank order.
+      let grads = scratch.rows.grad ?? Tensor.zeros(scratch.rows.shape, .f32, on: backend)
+      let allIds = try comm.allGather(scratch.ids)
+      let allGrads = try comm.allGather(grads)
+      backend.sparseSignSGDStep(table: store["puzzle_emb.weights"], ids: allIds, grads: allGrads,
+                                lr: Float(learningRate(base: config.puzzleEmbLr, step: step)), weightDecay: sparse.weightDecay)
+      scratch.rows.grad = nil
+    } else if let scratch = model.inner.puzzleScratch, store.contains("puzzle_emb.weights") {
       sparse.step(table: store["puzzle_emb.weights"], ids: scratch.ids, rows: scratch.rows,
                   lr: Float(learningRate(base: config.puzzleEmbLr, step: step)))
       scratch.rows.grad = nil
@@ -134,6 +177,28 @@ public final class Trainer {
     adam.step(store, lr: Float(learningRate(base: config.lr, step: step)))
     store.zeroGrad()
     return metrics
+  }
+
+  /// Sums every dense parameter's gradient over the ranks, in place (a parameter without a
+  /// gradient on this rank contributes zeros, so every rank issues the same collectives).
+  func synchronizeGradients(_ comm: Communicator) throws {
+    var grads: [Tensor] = []
+    for (_, p) in store.parameters {
+      if p.grad == nil { p.grad = Tensor.zeros(p.shape, .f32, on: p.backend) }
+      grads.append(p.grad!)
+    }
+    try comm.allReduceSum(grads)
+  }
+
+  /// Sums a step's (or an evaluation's) metrics over the ranks; unchanged for one rank.
+  func reduceMetrics(_ m: StepMetrics) throws -> StepMetrics {
+    guard let comm = group else { return m }
+    let v = try comm.allReduceSum([m.count, m.accuracy, m.exactAccuracy, m.qHaltAccuracy, m.steps,
+                                   m.lmLoss, m.qHaltLoss, m.qContinueLoss], on: backend)
+    var r = StepMetrics()
+    r.count = v[0]; r.accuracy = v[1]; r.exactAccuracy = v[2]; r.qHaltAccuracy = v[3]; r.steps = v[4]
+    r.lmLoss = v[5]; r.qHaltLoss = v[6]; r.qContinueLoss = v[7]
+    return r
   }
 
   /// Runs the whole schedule: iterations of eval_interval epochs, each followed by evaluation.
@@ -150,7 +215,7 @@ public final class Trainer {
       midIteration = false
       while let batch = sampler.next() {
         if step >= totalSteps { finished = true; break }
-        let m = trainStep(batch)
+        let m = try reduceMetrics(try performStep(batch))
         try checkFinite(m)
         let logged = LoggedMetrics.train(m, globalBatch: config.globalBatchSize)
         onStep?(step, logged)
@@ -177,7 +242,8 @@ public final class Trainer {
   /// Evaluates on the test split (see Evaluator): the reference's metrics, normalised.
   public func evaluate(maxBatches: Int? = nil) throws -> LoggedMetrics? {
     guard let test = testSet else { return nil }
-    return try Evaluator(model: model, globalBatchSize: config.globalBatchSize)
-      .evaluate(test, maxBatches: maxBatches ?? config.evalMaxBatches).0
+    var evaluator = Evaluator(model: model, globalBatchSize: config.globalBatchSize)
+    evaluator.communicator = group
+    return try evaluator.evaluate(test, maxBatches: maxBatches ?? config.evalMaxBatches).0
   }
 }

@@ -159,6 +159,10 @@ extension Trainer {
   /// exactly where the checkpointed run was. Nothing is changed when the files are refused.
   @discardableResult
   public func restore(from path: String) throws -> TrainingStateInfo {
+    if let comm = group {
+      // The state file holds rank 0's ACT carry only; per-rank carries are not saved yet.
+      throw HRMError("resume=\(path): resuming a \(comm.worldSize)-rank run is not supported yet (the weights file loads with `hrm evaluate`)")
+    }
     let (weightsPath, statePath) = try TrainingStateFiles.locate(path)
     let weights = try SafeTensorsFile(path: weightsPath)
     try weights.verifyChecksum()
