@@ -122,6 +122,7 @@ struct TrainRunner {
       log("  run folder: \(checkpointDir) (metrics.jsonl, TensorBoard events, checkpoints)")
     }
     let bar = ProgressBar(total: trainer.totalSteps, label: "train")
+    let stderrIsTerminal = isatty(STDERR_FILENO) != 0
     let start = Date()
     let firstStep = trainer.step
     if !trainer.isPrimary {  // other ranks train silently
@@ -134,6 +135,8 @@ struct TrainRunner {
                          (m["lm_loss"] ?? 0) + 0.5 * ((m["q_halt_loss"] ?? 0) + (m["q_continue_loss"] ?? 0)),
                          m["accuracy"] ?? 0, m["exact_accuracy"] ?? 0, m["steps"] ?? 0, rate)
       bar.update(completed: step, extra: extra)
+      // Logs (stderr not a terminal) also get a plain line every log_interval steps.
+      if !stderrIsTerminal && step % c.logInterval == 0 { log("step \(step)/\(trainer.totalSteps): \(extra)") }
     }
     trainer.onEval = { step, m in
       if isatty(STDERR_FILENO) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
