@@ -8,29 +8,7 @@ import HRMData
 import HRMSupport
 import XCTest
 
-final class CLITests: XCTestCase {
-  var tmp: String!
-
-  override func setUp() {
-    tmp = NSTemporaryDirectory() + "hrm-cli-\(getpid())-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-  }
-
-  override func tearDown() { try? FileManager.default.removeItem(atPath: tmp) }
-
-  func run(_ args: [String]) throws {
-    var command = try HRMCommand.parseAsRoot(args)
-    try command.run()
-  }
-
-  func assertUserError(_ args: [String], mentions fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertThrowsError(try run(args), file: file, line: line) { error in
-      guard let e = error as? HRMError else { return XCTFail("not an HRMError: \(error)", file: file, line: line) }
-      XCTAssertFalse(e.message.contains("\n"), "one line: \(e.message)", file: file, line: line)
-      for f in fragments { XCTAssertTrue(e.message.contains(f), "'\(f)' missing in: \(e.message)", file: file, line: line) }
-    }
-  }
-
+final class CLITests: CLITestCase {
   func testGenerateThenTrain() throws {
     let data = tmp + "/sudoku"
     try run(["dataset", "sudoku", "--generate", "24", "--test-size", "8", "--min-blanks", "2", "--max-blanks", "5",
@@ -117,7 +95,7 @@ final class CLITests: XCTestCase {
 
 /// ARC end to end on a handful of real tasks: build with augmentations, train a tiny model,
 /// evaluate, and score pass@K from the saved predictions.
-final class ARCPipelineTests: XCTestCase {
+final class ARCPipelineTests: CLITestCase {
   static let arcRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data/arc/ARC-AGI/data").path
 
@@ -131,10 +109,6 @@ final class ARCPipelineTests: XCTestCase {
       try fm.createDirectory(atPath: "\(tmp)/raw/\(sub)", withIntermediateDirectories: true)
       let names = try fm.contentsOfDirectory(atPath: "\(ARCPipelineTests.arcRoot)/\(sub)").sorted().prefix(count)
       for n in names { try fm.copyItem(atPath: "\(ARCPipelineTests.arcRoot)/\(sub)/\(n)", toPath: "\(tmp)/raw/\(sub)/\(n)") }
-    }
-    func run(_ args: [String]) throws {
-      var command = try HRMCommand.parseAsRoot(args)
-      try command.run()
     }
     try run(["dataset", "arc", "--dataset-dirs", "\(tmp)/raw", "--output-dir", "\(tmp)/arc", "--num-aug", "3"])
     try run(["train", "data_path=\(tmp)/arc", "epochs=1", "eval_interval=1", "global_batch_size=8", "arch.hidden_size=32", "arch.num_heads=2",
@@ -165,10 +139,6 @@ final class ARCPipelineTests: XCTestCase {
     let fm = FileManager.default
     let tmp = NSTemporaryDirectory() + "hrm-maze-\(getpid())-\(UUID().uuidString)"
     defer { try? fm.removeItem(atPath: tmp) }
-    func run(_ args: [String]) throws {
-      var command = try HRMCommand.parseAsRoot(args)
-      try command.run()
-    }
     try run(["dataset", "maze", "--generate", "8", "--test-size", "2", "--output-dir", "\(tmp)/maze"])
     try run(["train", "data_path=\(tmp)/maze", "epochs=1", "eval_interval=1", "global_batch_size=8", "arch.hidden_size=32",
              "arch.num_heads=2", "arch.H_layers=1", "arch.L_layers=1", "arch.H_cycles=1", "arch.L_cycles=1",

@@ -7,29 +7,7 @@ import HRMCLI
 import HRMSupport
 import XCTest
 
-final class DatasetCommandsTests: XCTestCase {
-  var tmp: String!
-
-  override func setUp() {
-    tmp = NSTemporaryDirectory() + "hrm-cli-data-\(getpid())-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-  }
-
-  override func tearDown() { try? FileManager.default.removeItem(atPath: tmp) }
-
-  func run(_ args: [String]) throws {
-    var command = try HRMCommand.parseAsRoot(args)
-    try command.run()
-  }
-
-  func assertUserError(_ args: [String], mentions fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
-    XCTAssertThrowsError(try run(args), file: file, line: line) { error in
-      guard let e = error as? HRMError else { return XCTFail("not an HRMError: \(error)", file: file, line: line) }
-      XCTAssertFalse(e.message.contains("\n"), "one line: \(e.message)", file: file, line: line)
-      for f in fragments { XCTAssertTrue(e.message.contains(f), "'\(f)' missing in: \(e.message)", file: file, line: line) }
-    }
-  }
-
+final class DatasetCommandsTests: CLITestCase {
   func testMazeGenerateThenVisualize() throws {
     let out = tmp + "/maze"
     try run(["dataset", "maze", "--generate", "4", "--test-size", "2", "--seed", "3", "--output-dir", out, "--save-csv", tmp + "/csv"])
