@@ -43,6 +43,16 @@ struct ScoreARCCommand: ParsableCommand {
     let rows = try ARCScoring.load(predictions: dir, datasetPath: datasetPath)
     let score = try ARCScoring.score(rows, ks: ks)
     print("tasks: \(score.taskCount), rows: \(rows.count)")
+    print("task                 votes  rank of each test answer  " + ks.map { "@\($0) " }.joined())
+    for (task, t) in score.tasks.sorted(by: { $0.key < $1.key }) {
+      let ranks = t.answerRanks.map { $0.map(String.init) ?? "-" }.joined(separator: ",")
+      let hits = ks.map { k -> String in
+        let mark = t.answerRanks.allSatisfy { ($0 ?? Int.max) <= k } ? "1" : "0"
+        return mark.padding(toLength: "@\(k)".count + 1, withPad: " ", startingAt: 0)
+      }
+      print(task.padding(toLength: 20, withPad: " ", startingAt: 0) + String(format: " %5d  ", t.votes)
+            + ranks.padding(toLength: 26, withPad: " ", startingAt: 0) + hits.joined())
+    }
     print("K        pass@K (all test inputs)   partial credit")
     for k in ks {
       print(String(format: "%-8d %6.2f %%                   %6.2f %%", k, score.overall["pass@\(k)"] ?? 0,
