@@ -89,9 +89,9 @@ public struct SudokuDatasetCommand: ParsableCommand {
 
   /// Checks option combinations before anything runs.
   public func validate() throws {
+    try requireOneSource(sourceDir, generate)
     switch (sourceDir, generate) {
-    case (nil, nil): throw ValidationError("give exactly one of --source-dir and --generate")
-    case (.some, .some): throw ValidationError("--source-dir and --generate cannot be combined; give exactly one")
+    case (nil, nil), (.some, .some): break
     case (.some, nil):
       for (name, value) in [("--test-size", testSize), ("--min-blanks", minBlanks), ("--max-blanks", maxBlanks)] where value != nil {
         throw ValidationError("\(name) only applies to --generate")
@@ -134,12 +134,26 @@ public struct SudokuDatasetCommand: ParsableCommand {
         throw HRMError("give exactly one of --source-dir and --generate")  // validate() prevents this
       }
       try dataset.write(to: outputDir)
-      let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-      print("wrote \(outputDir) in \(String(format: "%.1f", seconds)) s")
-      for name in PuzzleDataset.splitNames {
-        guard let split = dataset.splits[name] else { continue }
-        print("  \(name): \(split.groupCount) groups, \(split.puzzleCount) puzzles, \(split.exampleCount) examples")
-      }
+      printDatasetSummary(dataset, outputDir: outputDir, since: start)
     }
+  }
+}
+
+/// Dataset builders read either `--source-dir` or `--generate`, never both or neither.
+func requireOneSource(_ sourceDir: String?, _ generate: Int?) throws {
+  switch (sourceDir, generate) {
+  case (nil, nil): throw ValidationError("give exactly one of --source-dir and --generate")
+  case (.some, .some): throw ValidationError("--source-dir and --generate cannot be combined; give exactly one")
+  default: break
+  }
+}
+
+/// The closing lines of a dataset build: where, how long, and the size of each split.
+func printDatasetSummary(_ dataset: PuzzleDataset, outputDir: String, since start: UInt64) {
+  let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+  print("wrote \(outputDir) in \(String(format: "%.1f", seconds)) s")
+  for name in PuzzleDataset.splitNames {
+    guard let split = dataset.splits[name] else { continue }
+    print("  \(name): \(split.groupCount) groups, \(split.puzzleCount) puzzles, \(split.exampleCount) examples")
   }
 }

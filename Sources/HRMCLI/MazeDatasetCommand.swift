@@ -76,9 +76,9 @@ public struct MazeDatasetCommand: ParsableCommand {
 
   /// Checks option combinations before anything runs.
   public func validate() throws {
+    try requireOneSource(sourceDir, generate)
     switch (sourceDir, generate) {
-    case (nil, nil): throw ValidationError("give exactly one of --source-dir and --generate")
-    case (.some, .some): throw ValidationError("--source-dir and --generate cannot be combined; give exactly one")
+    case (nil, nil), (.some, .some): break
     case (.some, nil):
       if testSize != nil { throw ValidationError("--test-size only applies to --generate (use --test-from-generator)") }
       if let m = testFromGenerator, m < 1 { throw ValidationError("--test-from-generator must be at least 1, is \(m)") }
@@ -136,11 +136,6 @@ public struct MazeDatasetCommand: ParsableCommand {
       try AtomicFile.write(text: MazeCSV.text(for: test), to: (dir as NSString).appendingPathComponent("test.csv"))
       print("wrote \(dir)/train.csv and test.csv")
     }
-    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    print("wrote \(outputDir) in \(String(format: "%.1f", seconds)) s")
-    for name in PuzzleDataset.splitNames {
-      guard let split = dataset.splits[name] else { continue }
-      print("  \(name): \(split.groupCount) groups, \(split.puzzleCount) puzzles, \(split.exampleCount) examples")
-    }
+    printDatasetSummary(dataset, outputDir: outputDir, since: start)
   }
 }
