@@ -67,7 +67,7 @@ public enum ReferenceCheck {
                             puzzleIdentifiers: try file.ints("input.puzzle_identifiers"), batch: b, seq: s, on: backend)
     var rows: [Row] = []
     func compare(_ ours: Tensor, _ key: String, _ tolerance: Double) throws {
-      rows.append(Row(name: key, error: relativeL2(ours.toArray(), try file.floats(key)), tolerance: tolerance))
+      rows.append(Row(name: key, error: relativeError(ours.toArray(), try file.floats(key)), tolerance: tolerance))
     }
     func compareExact(_ ours: Tensor, _ key: String) throws {
       let same = ours.toInt32Array() == (try file.ints(key))
@@ -128,18 +128,5 @@ public enum ReferenceCheck {
       }
     }
     return rows
-  }
-
-  /// ‖a − b‖ / max(‖b‖, tiny); infinity on NaN or a length mismatch.
-  public static func relativeL2(_ a: [Float], _ b: [Float]) -> Double {
-    guard a.count == b.count else { return .infinity }
-    var num = 0.0, den = 0.0
-    for i in 0..<a.count {
-      let d = Double(a[i]) - Double(b[i])
-      if d.isNaN { return .infinity }
-      num += d * d
-      den += Double(b[i]) * Double(b[i])
-    }
-    return (num / max(den, 1e-30)).squareRoot()
   }
 }

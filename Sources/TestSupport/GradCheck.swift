@@ -20,19 +20,6 @@ public enum TestData {
   }
 }
 
-/// Relative error ‖a − b‖ / max(‖b‖, tiny).
-public func relativeError(_ a: [Float], _ b: [Float]) -> Double {
-  precondition(a.count == b.count, "length \(a.count) vs \(b.count)")
-  var num = 0.0, den = 0.0
-  for i in 0..<a.count {
-    let d = Double(a[i]) - Double(b[i])
-    if d.isNaN { return .infinity }
-    num += d * d
-    den += Double(b[i]) * Double(b[i])
-  }
-  return (num / max(den, 1e-30)).squareRoot()
-}
-
 /// Result of one directional-derivative comparison.
 public struct GradCheckResult: CustomStringConvertible {
   public let input: Int
