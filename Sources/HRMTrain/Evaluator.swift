@@ -38,8 +38,10 @@ public struct EvaluationOutputs: Sendable {
 public struct Evaluator {
   public let model: HRMACT
   public let globalBatchSize: Int
-  /// Stop each batch as soon as the Q head says halt (q_halt > q_cont) for every row,
-  /// instead of the reference's fixed halt_max_steps.
+  /// Freeze each row's prediction at the first segment where its Q head says halt
+  /// (q_halt > q_cont) and stop the batch once every row has, instead of the reference's fixed
+  /// halt_max_steps. The saved predictions are the frozen ones; the returned metrics are those
+  /// of the last segment run.
   public var adaptiveHalting = false
   /// Keep the prediction after every segment.
   public var keepStepPredictions = false
@@ -65,14 +67,13 @@ public struct Evaluator {
       var segments = [Int32](repeating: 0, count: b)
       var stopped = [Bool](repeating: false, count: b)
       var steps: [[Int32]] = []
-      var last: (ACTOutput, ACTLoss)? = nil
+      var last: ACTOutput? = nil
       var finalPredictions = [Int32](repeating: 0, count: b * batch.seqLen)
       var finalQ = [Float](repeating: 0, count: b)
       for segment in 1...c.haltMaxSteps {
         let (next, out) = model.step(carry, batch: device, training: false)
         carry = next
-        let loss = model.loss(out, labels: next.data.labels)
-        last = (out, loss)
+        last = out
         let needPredictions = outputs != nil
         if needPredictions || adaptiveHalting {
           let preds = Tensor.empty([b * batch.seqLen], .i32, on: backend)
@@ -89,7 +90,9 @@ public struct Evaluator {
         }
         if adaptiveHalting && !stopped.contains(false) { break }
       }
-      let (out, loss) = last!
+      // The reference keeps the metrics of the last segment only, so the loss head runs once.
+      let out = last!
+      let loss = model.loss(out, labels: carry.data.labels)
       if var o = outputs {
         for i in 0..<b where i < rowsInBatch(batch) {
           let range = (i * batch.seqLen)..<((i + 1) * batch.seqLen)
