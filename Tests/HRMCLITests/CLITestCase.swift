@@ -5,18 +5,10 @@ import ArgumentParser
 import Foundation
 import HRMCLI
 import HRMSupport
+import TestSupport
 import XCTest
 
-class CLITestCase: XCTestCase {
-  var tmp: String!
-
-  override func setUp() {
-    tmp = NSTemporaryDirectory() + "hrm-cli-\(getpid())-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-  }
-
-  override func tearDown() { try? FileManager.default.removeItem(atPath: tmp) }
-
+class CLITestCase: TemporaryFolderTestCase {
   /// Runs `hrm args...` in this process.
   func run(_ args: [String]) throws {
     var command = try HRMCommand.parseAsRoot(args)

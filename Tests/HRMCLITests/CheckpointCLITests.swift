@@ -6,18 +6,10 @@ import ArgumentParser
 import Foundation
 import HRMCLI
 import HRMSupport
+import TestSupport
 import XCTest
 
-final class CheckpointCLITests: XCTestCase {
-  var tmp: String!
-
-  override func setUp() {
-    tmp = NSTemporaryDirectory() + "hrm-ckcli-\(getpid())-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-  }
-
-  override func tearDown() { try? FileManager.default.removeItem(atPath: tmp) }
-
+final class CheckpointCLITests: TemporaryFolderTestCase {
   func run(_ args: [String]) throws {
     var command = try HRMCommand.parseAsRoot(args)
     try command.run()

@@ -10,25 +10,15 @@ import HRMModel
 import HRMSupport
 import HRMTensor
 import HRMTrain
+import TestSupport
 import XCTest
 
-final class DistributedTests: XCTestCase {
-  var tmp: String!
-
-  override func setUp() {
-    tmp = NSTemporaryDirectory() + "hrm-dist-\(getpid())-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-  }
-
-  override func tearDown() { try? FileManager.default.removeItem(atPath: tmp) }
-
+final class DistributedTests: TemporaryFolderTestCase {
   func config(_ extra: [String] = []) throws -> TrainConfig {
     var c = TrainConfig()
     // No exploration: its random draws are per rank, so they would differ from one rank's.
-    try c.apply(overrides: [
-      "data_path=\(TrainerTests.datasetPath)", "arch.hidden_size=32", "arch.num_heads=2", "arch.H_layers=1",
-      "arch.L_layers=1", "arch.halt_max_steps=2", "arch.halt_exploration_prob=0", "global_batch_size=8",
-      "epochs=2", "eval_interval=1", "lr=1e-3", "lr_warmup_steps=2", "puzzle_emb_lr=1e-2", "seed=7", "device=cpu",
+    try c.apply(overrides: TinyRun.overrides + [
+      "arch.halt_max_steps=2", "arch.halt_exploration_prob=0", "epochs=2", "eval_interval=1", "puzzle_emb_lr=1e-2", "seed=7",
     ] + extra)
     return c
   }

@@ -7,22 +7,14 @@ import Foundation
 import HRMData
 import HRMSupport
 import HRMTensor
+import TestSupport
 import XCTest
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-final class KillResumeTests: XCTestCase {
-  var tmp: String!
-
-  override func setUp() {
-    tmp = NSTemporaryDirectory() + "hrm-kill-\(getpid())-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-  }
-
-  override func tearDown() { try? FileManager.default.removeItem(atPath: tmp) }
-
+final class KillResumeTests: TemporaryFolderTestCase {
   /// The `hrm` executable the package built, next to the test bundle.
   func hrmBinary() throws -> String {
     var dirs = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path,

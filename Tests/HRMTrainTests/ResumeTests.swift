@@ -10,6 +10,7 @@ import HRMModel
 import HRMSupport
 import HRMTensor
 import HRMTrain
+import TestSupport
 import XCTest
 
 /// Stops a run by throwing once `step` is reached (after the recorder has logged/saved it).
@@ -25,23 +26,11 @@ final class StopAt: TrainerObserver {
   func trainerDidEvaluate(_ t: Trainer, metrics: LoggedMetrics?) throws { try inner.trainerDidEvaluate(t, metrics: metrics) }
 }
 
-final class ResumeTests: XCTestCase {
-  var tmp: String!
-
-  override func setUp() {
-    tmp = NSTemporaryDirectory() + "hrm-resume-\(getpid())-\(UUID().uuidString)"
-    try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-  }
-
-  override func tearDown() { try? FileManager.default.removeItem(atPath: tmp) }
-
+final class ResumeTests: TemporaryFolderTestCase {
   func config(_ extra: [String] = []) throws -> TrainConfig {
     var c = TrainConfig()
-    try c.apply(overrides: [
-      "data_path=\(TrainerTests.datasetPath)", "arch.hidden_size=32", "arch.num_heads=2", "arch.H_layers=1",
-      "arch.L_layers=1", "arch.halt_max_steps=3", "global_batch_size=8", "epochs=4", "eval_interval=2",
-      "lr=1e-3", "lr_warmup_steps=2", "seed=7", "device=cpu", "eval_max_batches=1",
-    ] + extra)
+    try c.apply(overrides: TinyRun.overrides
+      + ["arch.halt_max_steps=3", "epochs=4", "eval_interval=2", "seed=7", "eval_max_batches=1"] + extra)
     return c
   }
 

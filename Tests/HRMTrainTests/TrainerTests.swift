@@ -22,11 +22,7 @@ final class TrainerTests: XCTestCase {
 
   func config(seed: Int = 0, extra: [String] = []) throws -> TrainConfig {
     var c = TrainConfig()
-    try c.apply(overrides: [
-      "data_path=\(TrainerTests.datasetPath)", "arch.hidden_size=32", "arch.num_heads=2", "arch.H_layers=1",
-      "arch.L_layers=1", "arch.halt_max_steps=2", "global_batch_size=8", "epochs=2", "eval_interval=1",
-      "lr=1e-3", "lr_warmup_steps=2", "seed=\(seed)", "device=cpu",
-    ] + extra)
+    try c.apply(overrides: TinyRun.overrides + ["arch.halt_max_steps=2", "epochs=2", "eval_interval=1", "seed=\(seed)"] + extra)
     return c
   }
 

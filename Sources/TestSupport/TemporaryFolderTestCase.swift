@@ -1,0 +1,21 @@
+// TemporaryFolderTestCase.swift: a test case with a fresh temporary folder per test, removed
+// afterwards (datasets, run folders, checkpoints the tests write).
+
+import Foundation
+import XCTest
+
+open class TemporaryFolderTestCase: XCTestCase {
+  /// This test's empty folder.
+  public var tmp: String!
+
+  open override func setUp() {
+    super.setUp()
+    tmp = NSTemporaryDirectory() + "hrm-test-\(getpid())-\(UUID().uuidString)"
+    try? FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+  }
+
+  open override func tearDown() {
+    try? FileManager.default.removeItem(atPath: tmp)
+    super.tearDown()
+  }
+}
