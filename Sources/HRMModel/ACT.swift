@@ -126,6 +126,9 @@ public final class HRMACT {
   /// Exploration draws (min segments); seeded by the trainer.
   public var rng: HRMRandom
   let zeroSteps: Tensor  // [1, 1] i32
+  /// No exploration minimum, [B] i32, uploaded once per batch size (evaluation runs every
+  /// segment without exploration).
+  private var noMinimum: Tensor?
 
   /// Wraps `inner`; `seed` seeds the exploration draws.
   public init(inner: HRMInner, lossKind: CrossEntropyKind, seed: UInt64) {
@@ -171,14 +174,18 @@ public final class HRMACT {
     var target: Tensor? = nil
     Autodiff.withoutGradient {
       let explore = training && c.haltMaxSteps > 1
-      var minSteps = [Int32](repeating: 0, count: n)
+      let minSteps: Tensor
       if explore && c.haltExplorationProb > 0 {
+        var draws = [Int32](repeating: 0, count: n)
         for i in 0..<n where rng.uniform() < c.haltExplorationProb {
-          minSteps[i] = Int32(rng.int(2, c.haltMaxSteps))
+          draws[i] = Int32(rng.int(2, c.haltMaxSteps))
         }
+        minSteps = Tensor(ints: draws, shape: [n], on: backend)
+      } else {
+        if noMinimum?.count != n { noMinimum = Tensor(ints: [Int32](repeating: 0, count: n), shape: [n], on: backend) }
+        minSteps = noMinimum!
       }
-      backend.actHalt(steps: steps, qHalt: out.qHalt, qCont: out.qCont,
-                      minSteps: Tensor(ints: minSteps, shape: [n], on: backend),
+      backend.actHalt(steps: steps, qHalt: out.qHalt, qCont: out.qCont, minSteps: minSteps,
                       maxSteps: c.haltMaxSteps, useQ: explore, halted: newHalted)
       if explore {
         let next = inner.forward(out.carry, inputs: data.inputs, puzzleIdentifiers: data.puzzleIdentifiers, training: true)
