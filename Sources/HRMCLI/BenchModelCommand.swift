@@ -11,7 +11,7 @@ struct BenchModelCommand: ParsableCommand {
     commandName: "model",
     abstract: "Time HRM training steps and evaluation batches (random data, warm-up, median of repeats).")
 
-  @Option(help: "Architecture: demo (the `hrm demo` model), tiny (hrm_tiny) or v1 (the reference's default).")
+  @Option(help: "Architecture: tiny (hrm_tiny, the `hrm demo` model; `demo` is the same) or v1 (the reference's default).")
   var arch = "demo"
   @Option(help: "Rows per step.")
   var batch = 64
@@ -32,9 +32,8 @@ struct BenchModelCommand: ParsableCommand {
     var c: HRMConfig
     switch arch {
     case "v1": c = HRMConfig()
-    case "tiny": c = TrainConfig.tinyArch()
-    case "demo": c = DemoCommand.demoArch()
-    default: throw ValidationError("--arch must be demo, tiny or v1")
+    case "tiny", "demo": c = TrainConfig.tinyArch()
+    default: throw ValidationError("--arch must be tiny (or demo) or v1")
     }
     c.seqLen = seqLen
     c.vocabSize = vocab

@@ -11,9 +11,6 @@ import HRMTensor
 import HRMTrain
 
 struct DemoCommand: ParsableCommand {
-  /// The demo's model: small enough to learn easy Sudoku on two CPU cores in minutes.
-  static func demoArch() -> HRMConfig { TrainConfig.tinyArch() }
-
   static let configuration = CommandConfiguration(
     commandName: "demo",
     abstract: "Generate a small Sudoku set, train a small HRM on it and solve a puzzle (about 5 minutes on 2 CPU cores).")
