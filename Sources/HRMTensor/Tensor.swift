@@ -6,6 +6,18 @@
 
 import Foundation
 
+/// Allocates for a tensor. Running out of memory (e.g. "CUDA out of memory on cuda:0: asked for
+/// ..., ... free") ends the program with that one line and status 1 rather than a trap: ops
+/// allocate their outputs and do not throw, so there is no caller to hand the error to.
+func allocateOrExit(_ backend: Backend, _ bytes: Int) -> Buffer {
+  do {
+    return try backend.allocate(byteCount: bytes)
+  } catch {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    exit(1)
+  }
+}
+
 public final class Tensor: @unchecked Sendable, CustomStringConvertible {
   public let buffer: Buffer
   /// Start of the data in `buffer`, in elements.
@@ -43,11 +55,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
   /// Uninitialised tensor.
   public static func empty(_ shape: [Int], _ dtype: DType = .f32, on backend: Backend) -> Tensor {
     let bytes = max(shape.reduce(1, *) * dtype.size, 4)
-    do {
-      return Tensor(buffer: try backend.allocate(byteCount: bytes), shape: shape, dtype: dtype)
-    } catch {
-      fatalError("\(error)")
-    }
+    return Tensor(buffer: allocateOrExit(backend, bytes), shape: shape, dtype: dtype)
   }
 
   public static func zeros(_ shape: [Int], _ dtype: DType = .f32, on backend: Backend) -> Tensor {
@@ -65,7 +73,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
     precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
     let bytes = max(values.count * dtype.size, 4)
     let buffer: Buffer
-    do { buffer = try backend.allocate(byteCount: bytes) } catch { fatalError("\(error)") }
+    buffer = allocateOrExit(backend, bytes)
     switch dtype {
     case .f32:
       values.withUnsafeBytes { backend.upload($0.baseAddress!, byteCount: values.count * 4, to: buffer, offset: 0) }
@@ -83,7 +91,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
   public convenience init(ints values: [Int32], shape: [Int], on backend: Backend) {
     precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
     let buffer: Buffer
-    do { buffer = try backend.allocate(byteCount: max(values.count * 4, 4)) } catch { fatalError("\(error)") }
+    buffer = allocateOrExit(backend, max(values.count * 4, 4))
     values.withUnsafeBytes { backend.upload($0.baseAddress!, byteCount: values.count * 4, to: buffer, offset: 0) }
     self.init(buffer: buffer, shape: shape, dtype: .i32)
   }
