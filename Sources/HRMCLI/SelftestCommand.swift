@@ -52,38 +52,22 @@ public struct SelftestCommand: ParsableCommand {
   }
 
   static func parse(_ settings: [String]) throws -> Options {
+    let kv = try KeyValues(settings, allowed: ["device", "seed", "ops", "bench", "benchops", "batch"])
     var o = Options()
-    for item in settings {
-      guard let eq = item.firstIndex(of: "=") else {
-        throw HRMError("selftest: expected key=value, got '\(item)'")
+    if let value = kv["device"] {
+      guard value == "cuda" || value == "cpu" || value.hasPrefix("cuda:") else {
+        throw HRMError("selftest: device must be cuda, cuda:<n> or cpu, got '\(value)'")
       }
-      let key = String(item[..<eq]).trimmingCharacters(in: CharacterSet(charactersIn: "+"))
-      let value = String(item[item.index(after: eq)...])
-      switch key {
-      case "device":
-        guard value == "cuda" || value == "cpu" || value.hasPrefix("cuda:") else {
-          throw HRMError("selftest: device must be cuda, cuda:<n> or cpu, got '\(value)'")
-        }
-        o.device = value
-      case "seed":
-        guard let s = UInt64(value) else { throw HRMError("selftest: seed must be a non-negative integer, got '\(value)'") }
-        o.seed = s
-      case "ops":
-        o.ops = value.split(separator: ",").map(String.init).filter { !$0.isEmpty }
-      case "bench":
-        guard let b = Bool(value.lowercased()) ?? (value == "1" ? true : value == "0" ? false : nil) else {
-          throw HRMError("selftest: bench must be true or false, got '\(value)'")
-        }
-        o.bench = b
-      case "benchops":
-        o.benchOps = value.split(separator: ",").map(String.init).filter { !$0.isEmpty }
-      case "batch":
-        guard let b = Int(value), b > 0 else { throw HRMError("selftest: batch must be a positive integer, got '\(value)'") }
-        o.benchBatch = b
-      default:
-        throw HRMError("selftest: unknown key '\(key)' (known: device, seed, ops, bench, benchops, batch)")
-      }
+      o.device = value
     }
+    if let value = kv["seed"] {
+      guard let s = UInt64(value) else { throw HRMError("selftest: seed must be a non-negative integer, got '\(value)'") }
+      o.seed = s
+    }
+    if let value = kv["ops"] { o.ops = value.split(separator: ",").map(String.init) }
+    if let b = try kv.bool("bench") { o.bench = b }
+    if let value = kv["benchops"] { o.benchOps = value.split(separator: ",").map(String.init) }
+    if let b = try kv.int("batch") { o.benchBatch = b }
     return o
   }
 
