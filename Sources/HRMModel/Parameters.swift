@@ -36,8 +36,6 @@ public final class ParameterStore {
     if isBuffer { bufferNames.insert(name) }
   }
 
-  public func isBuffer(_ name: String) -> Bool { bufferNames.contains(name) }
-
   /// Trainable parameters in registration order.
   public var parameters: [(name: String, tensor: Tensor)] {
     names.filter { !bufferNames.contains($0) }.map { ($0, tensors[$0]!) }

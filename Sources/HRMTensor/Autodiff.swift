@@ -68,7 +68,6 @@ public final class Tape {
     entries.removeAll()
   }
 
-  public func reset() { entries.removeAll() }
 }
 
 /// Global autodiff state: the active tape and the no-grad switch.

@@ -28,15 +28,6 @@ public func weightedCrossEntropy(_ kind: CrossEntropyKind, logits: Tensor, label
   }
 }
 
-/// Per-position cross-entropy losses [N] f32 (no gradient; for metrics and tests).
-public func crossEntropyLosses(_ kind: CrossEntropyKind, logits: Tensor, labels: Tensor) -> Tensor {
-  let v = logits.shape.last ?? 1
-  let n = logits.count / v
-  let losses = Tensor.empty([n], .f32, on: logits.backend)
-  logits.backend.crossEntropyForward(kind: kind, logits: logits.reshapedRaw([n, v]), labels: labels, losses: losses)
-  return losses
-}
-
 /// Σ_n BCEWithLogits(logits[n], targets[n]) -> [1] f32. logits, targets [N] f32.
 public func bceWithLogitsSum(logits: Tensor, targets: Tensor) -> Tensor {
   check(logits.count == targets.count, "bce: logits \(logits.shape) vs targets \(targets.shape)")
