@@ -1,6 +1,9 @@
 // TemporaryFolderTestCase.swift: a test case with a fresh temporary folder per test, removed
 // afterwards (datasets, run folders, checkpoints the tests write).
+// Compiled only where XCTest exists, so `swift build --static-swift-stdlib` (which builds every
+// target, this one included, but has no static XCTest) still succeeds.
 
+#if canImport(XCTest)
 import Foundation
 import XCTest
 
@@ -19,3 +22,4 @@ open class TemporaryFolderTestCase: XCTestCase {
     super.tearDown()
   }
 }
+#endif
