@@ -284,6 +284,24 @@ extension CUDABackend {
     return tensors.allSatisfy { $0.dtype == .bf16 && $0.devicePointer % 16 == 0 }
   }
 
+  /// Warpgroups per block of the Hopper (wgmma) attention forward for this sequence length,
+  /// or 0 where it does not run (kernels not built for sm_90a, HRM_CUDA_ATTN_WGS=0, or short
+  /// sequences: at T = 82 it is no faster than the mma.sync kernel). 4 (256 query rows share
+  /// each K/V tile) was the fastest at T = 901 (docs/perf-cuda.md, runs 17-21).
+  func attentionForwardWarpgroups(_ seq: Int) -> Int {
+    guard compiler.hopperFeatures, !forceSimpleAttention else { return 0 }
+    if let w = attentionWarpgroups { return w }
+    return seq > 128 ? 4 : 0
+  }
+
+  /// Warpgroups per block of the Hopper attention backward kernels, 0 where they do not run.
+  /// Off unless HRM_CUDA_ATTN_BWD_WGS asks for them: they pass the selftest but were no faster
+  /// than the mma.sync backward (3.26 against 3.16 ms at B96 T901, docs/perf-cuda.md run 20).
+  func attentionBackwardWarpgroups(_ seq: Int) -> Int {
+    guard compiler.hopperFeatures, !forceSimpleAttention else { return 0 }
+    return attentionBackwardWarpgroups ?? 0
+  }
+
   /// Warps per block of the tensor-core kernels. Forward: 8 (128 rows, one block per head)
   /// for 64 < T <= 128, else 4. Backward: 4 (its kernels use ~140-200 registers, so 8-warp
   /// blocks fit once per SM; measured 0.43 vs 0.51 ms at B384 T82, docs/perf-cuda.md run 5).
@@ -309,6 +327,13 @@ extension CUDABackend {
     precondition(qkv.count == batch * seq * 3 * heads * headDim && out.count == batch * seq * heads * headDim, "attention shapes")
     guard batch * seq * heads > 0 else { return }
     let v = attentionVariant(headDim)
+    let wgs = headDim == 64 ? attentionForwardWarpgroups(seq) : 0
+    if wgs > 0 && attentionUsesTensorCores(qkv) {
+      // Four 16 KB K/V tiles in dynamic shared memory (attention.cu).
+      launch("attention.cu", "attention_forward_wg_64_g\(wgs)", grid: ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1),
+             block: (128 * wgs, 1, 1), sharedBytes: 4 * 16384, [p(qkv), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
+      return
+    }
     if attentionUsesTensorCores(qkv) {
       let rg = attentionForwardRowGroups(seq)
       let w = rg == 2 ? (attentionWarps ?? 4) : tensorCoreWarps(seq)
@@ -338,6 +363,15 @@ extension CUDABackend {
     if attentionUsesTensorCores(qkv, gradOut) {
       let args: [KernelArg] = [p(qkv), p(lse), .ptr(delta.address), p(gradOut), p(gradQKV), d(gradQKV),
                                n32(seq), n32(heads), .f32(scale)]
+      let wgs = headDim == 64 ? attentionBackwardWarpgroups(seq) : 0
+      if wgs > 0 {
+        let wgGrid = ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1)
+        // dK/dV: three 16 KB Q/dO tiles and three 512-byte lse/delta tiles (attention.cu).
+        launch("attention.cu", "attention_backward_kv_wg_64_g\(wgs)", grid: wgGrid, block: (128 * wgs, 1, 1),
+               sharedBytes: 3 * 16384 + 3 * 512, args)
+        launch("attention.cu", "attention_backward_q_wg_64_g\(wgs)", grid: wgGrid, block: (128 * wgs, 1, 1), args)
+        return
+      }
       let w = tensorCoreWarps(seq, backward: true)
       let tcGrid = ((seq + 16 * w - 1) / (16 * w), batch * heads, 1)
       let m = attentionMinBlocks && w == 4 ? "_m" : ""

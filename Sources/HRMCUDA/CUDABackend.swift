@@ -60,6 +60,14 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// run 9 (forward T901 -10%, backward -9..12%, docs/perf-cuda.md). Env HRM_CUDA_ATTN_MINB=0
   /// turns it off. For experiments and the bench.
   public var attentionMinBlocks: Bool
+  /// Warpgroups (of 64 query rows) per block of the Hopper wgmma attention forward, 1 to 4;
+  /// 0 turns that kernel off (the mma.sync kernels run instead); nil picks by sequence length
+  /// (attentionForwardWarpgroups). It runs only where the kernels are built for sm_90a. Env
+  /// HRM_CUDA_ATTN_WGS sets it. For experiments and the bench.
+  public var attentionWarpgroups: Int?
+  /// The same for the Hopper attention backward (dK/dV and dQ kernels), 1 or 2, 0 = off,
+  /// nil = by sequence length. Env HRM_CUDA_ATTN_BWD_WGS sets it.
+  public var attentionBackwardWarpgroups: Int?
   /// Time up to 8 cuBLASLt heuristic results per GEMM shape on first use and keep the
   /// fastest: the default since run 10 (the model's GEMMs 11-15% faster, docs/perf-cuda.md).
   /// The choice is made by timing, so two processes may pick different algorithms and round
@@ -84,6 +92,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   private var allocatedBytes = 0
   private var modules: [String: OpaquePointer] = [:]
   private var functions: [String: OpaquePointer] = [:]
+  /// Dynamic shared-memory limits raised with cuFuncSetAttribute, by kernel name.
+  private var sharedLimits: [String: Int] = [:]
   /// Kernel files loaded so far from the disk cache.
   public private(set) var kernelFilesFromCache = 0
   /// Kernel files compiled so far by NVRTC.
@@ -160,6 +170,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     self.forceSimpleGemm = env["HRM_CUDA_GEMM"] == "simple"
     self.forceSimpleAttention = env["HRM_CUDA_ATTENTION"] == "simple"
     self.attentionMinBlocks = env["HRM_CUDA_ATTN_MINB"] != "0"
+    self.attentionWarpgroups = env["HRM_CUDA_ATTN_WGS"].flatMap { Int($0) }.flatMap { (0...4).contains($0) ? $0 : nil }
+    self.attentionBackwardWarpgroups = env["HRM_CUDA_ATTN_BWD_WGS"].flatMap { Int($0) }.flatMap { (0...2).contains($0) ? $0 : nil }
     self.gemmTune = env["HRM_CUDA_GEMM_TUNE"] != "0"
     self.attentionRowGroups = env["HRM_CUDA_ATTN_ROWS"].flatMap { Int($0) }.flatMap { $0 == 1 || $0 == 2 ? $0 : nil }
     if !forceSimpleGemm { _ = ensureCublasLt() }
@@ -175,7 +187,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     else if let err = cublasLtLoadError { gemm = "built-in tiled GEMM (\(err))" }
     else { gemm = "cuBLASLt (not loaded yet)" }
     let attention = computeCapability >= 80 && !forceSimpleAttention
-      ? "tensor cores for bf16, CUDA cores for f32" : "CUDA cores (f32 math)"
+      ? (compiler.hopperFeatures && attentionWarpgroups != 0 ? "tensor cores for bf16 (wgmma forward), CUDA cores for f32"
+                         : "tensor cores for bf16, CUDA cores for f32")
+      : "CUDA cores (f32 math)"
     return "\(name): \(deviceName), compute \(computeCapability / 10).\(computeCapability % 10), \(multiprocessorCount) SMs, driver \(driverVersion / 1000).\((driverVersion % 1000) / 10), NVRTC \(maj).\(min) (\(target)), GEMM: \(gemm), attention: \(attention)"
   }
 
@@ -373,6 +387,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     precondition(grid.0 > 0 && grid.1 > 0 && grid.2 > 0, "empty grid for \(kernel)")
     let f = function(file, kernel)
     makeCurrent()
+    if sharedBytes > 48 * 1024 { allowDynamicShared(f, kernel, bytes: sharedBytes) }
     var storage = [UInt64](repeating: 0, count: max(args.count, 1))
     let status: CUresult = storage.withUnsafeMutableBytes { raw in
       let base = raw.baseAddress!
@@ -397,6 +412,20 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     if debugSync {
       checkOrDie(driver.cuStreamSynchronize(stream), "kernel \(kernel) (grid \(grid), block \(block))")
     }
+  }
+
+  /// Raises a kernel's dynamic shared-memory limit above the default 48 KB (once per size).
+  private func allowDynamicShared(_ f: OpaquePointer, _ kernel: String, bytes: Int) {
+    lock.lock()
+    let done = sharedLimits[kernel].map { $0 >= bytes } ?? false
+    lock.unlock()
+    if done { return }
+    let maxDynamicSharedSizeBytes: Int32 = 8   // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+    checkOrDie(driver.cuFuncSetAttribute(f, maxDynamicSharedSizeBytes, Int32(bytes)),
+               "cuFuncSetAttribute(\(kernel), max dynamic shared memory \(bytes) bytes)")
+    lock.lock()
+    sharedLimits[kernel] = bytes
+    lock.unlock()
   }
 
   /// Blocks for a grid-stride elementwise kernel over n elements (256 threads each).

@@ -115,7 +115,12 @@ public enum BackendBench {
                            heads: heads, headDim: headDim, scale: scale)
     }
     if let cuda = be as? CUDABackend {
-      // The tensor-core kernels with each block size, and at a long sequence.
+      // The tensor-core kernels with each block size, and at a long sequence; the Hopper
+      // wgmma forward (where built) with 1 and 2 warpgroups per block, 0 = off.
+      let savedGroups = cuda.attentionWarpgroups, savedBackwardGroups = cuda.attentionBackwardWarpgroups
+      let hopperGroups = cuda.compiler.hopperFeatures ? [1, 2, 3, 4] : []
+      cuda.attentionWarpgroups = 0
+      cuda.attentionBackwardWarpgroups = 0
       for w in [4, 8] {
         cuda.attentionWarps = w
         timed("attentionForward bf16 \(b) T\(seq) H\(heads) \(w) warps", flops(attnFlops)) {
@@ -135,6 +140,21 @@ public enum BackendBench {
         }
       }
       cuda.attentionRowGroups = savedRows
+      for wgs in hopperGroups {
+        cuda.attentionWarpgroups = wgs
+        timed("attentionForward bf16 \(b) T\(seq) H\(heads) wgmma, \(wgs) warpgroups", flops(attnFlops)) {
+          be.attentionForward(qkv: qkv, out: attn, lse: lse, batch: batch, seq: seq, heads: heads, headDim: headDim, scale: scale)
+        }
+      }
+      cuda.attentionWarpgroups = 0
+      for wgs in hopperGroups where wgs <= 2 {
+        cuda.attentionBackwardWarpgroups = wgs
+        timed("attentionBackward bf16 \(b) T\(seq) H\(heads) wgmma, \(wgs) warpgroups", flops(2.5 * attnFlops)) {
+          be.attentionBackward(qkv: qkv, out: attn, lse: lse, gradOut: gattn, gradQKV: gqkv, batch: batch, seq: seq,
+                               heads: heads, headDim: headDim, scale: scale)
+        }
+      }
+      cuda.attentionBackwardWarpgroups = 0
       if want("attention") {
         let (lb, lt) = (max(1, batch / 4), 901)   // Maze/ARC length, the (96, 900) issue shape at B384
         let lq = t([lb, lt, 3 * d], .bf16), lo = Tensor.empty([lb, lt, d], .bf16, on: be)
@@ -175,7 +195,22 @@ public enum BackendBench {
           cuda.attentionWarps = nil
         }
         cuda.attentionMinBlocks = savedMinBlocks
+        for wgs in hopperGroups {
+          cuda.attentionWarpgroups = wgs
+          timed("attentionForward bf16 B\(lb) T\(lt) H\(heads) wgmma, \(wgs) warpgroups", flops(lf)) {
+            be.attentionForward(qkv: lq, out: lo, lse: ll, batch: lb, seq: lt, heads: heads, headDim: headDim, scale: scale)
+          }
+        }
+        for wgs in hopperGroups where wgs <= 2 {
+          cuda.attentionBackwardWarpgroups = wgs
+          timed("attentionBackward bf16 B\(lb) T\(lt) H\(heads) wgmma, \(wgs) warpgroups", flops(2.5 * lf)) {
+            be.attentionBackward(qkv: lq, out: lo, lse: ll, gradOut: lg, gradQKV: lgq, batch: lb, seq: lt, heads: heads,
+                                 headDim: headDim, scale: scale)
+          }
+        }
       }
+      cuda.attentionWarpgroups = savedGroups
+      cuda.attentionBackwardWarpgroups = savedBackwardGroups
     }
     timed("rmsNormForward bf16 [\(rows),\(d)]", bytes(Double(rows * d * 4 + rows * 4))) {
       be.rmsNormForward(x, out: y, rstd: rstd, eps: 1e-5)

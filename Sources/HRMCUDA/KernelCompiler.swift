@@ -40,13 +40,20 @@ struct KernelCompiler {
     }
   }
 
+  /// Whether kernels are built for sm_90a (Hopper's architecture-specific features: wgmma).
+  /// The cubin then runs on compute capability 9.0 only, which is the device it is built for;
+  /// the sources see HRM_SM90A defined.
+  var hopperFeatures: Bool { emitCubin && targetArch == 90 }
+
   /// Compiler options for this target.
   var options: [String] {
     var opts = [
-      emitCubin ? "--gpu-architecture=sm_\(targetArch)" : "--gpu-architecture=compute_\(targetArch)",
+      hopperFeatures ? "--gpu-architecture=sm_90a"
+        : emitCubin ? "--gpu-architecture=sm_\(targetArch)" : "--gpu-architecture=compute_\(targetArch)",
       "-std=c++17",
       "-default-device",
     ]
+    if hopperFeatures { opts.append("-DHRM_SM90A=1") }
     let env = ProcessInfo.processInfo.environment
     let include = (env["CUDA_HOME"] ?? env["CUDA_PATH"]).map { $0 + "/include" } ?? "/usr/local/cuda/include"
     if FileManager.default.fileExists(atPath: include) { opts.append("-I\(include)") }

@@ -839,3 +839,566 @@ ATTENTION_TC_KERNELS(32, 8)
 
 ATTENTION_TC_MINB_KERNELS(64)
 ATTENTION_TC_MINB_KERNELS(32)
+
+// ===========================================================================================
+// Hopper forward (sm_90a only: compiled when KernelCompiler targets sm_90a and defines
+// HRM_SM90A). Warpgroup MMA (wgmma.mma_async): one warpgroup (4 warps, 128 threads) owns 64
+// query rows; S = Q K^T takes Q from registers (the same A fragments as mma.sync) and K from
+// shared memory through a matrix descriptor; O += P V takes P from registers (the S
+// accumulator re-packed as bf16, exactly as in the mma.sync kernel) and V from shared memory
+// (transposed operand). K/V tiles of 64 keys are double-buffered with cp.async, stored in the
+// no-swizzle "core matrix" order wgmma reads: 8 keys x 16 bytes per 128-byte core matrix,
+// element (key, d) at byte (key/8)*1024 + (d/8)*128 + (key%8)*16 + (d%8)*2. WGS warpgroups
+// per block share every K/V tile. Head dim 64 only.
+// ===========================================================================================
+#if defined(HRM_SM90A)
+
+/// Shared-memory matrix descriptor, no swizzle: start address, LBO = byte distance between
+/// core matrices adjacent along K, SBO = along M/N (all encoded >> 4; bits 62-63 = 0).
+__device__ __forceinline__ u64 wg_desc(const void* smem, unsigned lbo, unsigned sbo) {
+  const unsigned a = shared_address(smem);
+  return (u64)((a & 0x3FFFFu) >> 4) | ((u64)(lbo >> 4) << 16) | ((u64)(sbo >> 4) << 32);
+}
+
+/// This thread's warpgroup within the block, read through a shuffle from lane 0 so ptxas
+/// knows it is the same for the whole warp: wgmma under a condition derived from it is not
+/// on a "divergent path" (which makes ptxas serialise every wgmma, C7520).
+__device__ __forceinline__ int wg_index() { return __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0); }
+
+__device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wg_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
+
+/// Makes the generic-proxy writes to shared memory (cp.async, st.shared) visible to wgmma.
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
+/// Ties accumulator registers to this point of the program, so the compiler neither reads
+/// them before wgmma.wait_group nor writes them while a wgmma that uses them is in flight.
+__device__ __forceinline__ void wg_hold(float (&d)[32]) {
+#pragma unroll
+  for (int i = 0; i < 32; i++) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+/// The same for A fragments in registers: a wgmma in flight still reads them, so they must
+/// stay live (not reused by the register allocator) until its wgmma.wait_group.
+__device__ __forceinline__ void wg_hold(unsigned int (&a)[4][4]) {
+#pragma unroll
+  for (int i = 0; i < 4; i++)
+#pragma unroll
+    for (int k = 0; k < 4; k++) asm volatile("" : "+r"(a[i][k])::"memory");
+}
+
+/// d (64x64 f32, 32 per thread) = [d +] A (64x16 bf16, registers) * B (16x64 bf16, shared,
+/// descriptor). TRANS_B = 0: B stored K-major (rows of B^T contiguous); 1: N-major.
+template <int TRANS_B>
+__device__ __forceinline__ void wgmma_m64n64k16(float (&d)[32], const unsigned int (&a)[4], u64 desc, int accumulate) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, "
+      "{%32, %33, %34, %35}, %36, p, 1, 1, %38;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(accumulate), "n"(TRANS_B)
+      : "memory");
+}
+
+/// d (64x32 f32, 16 per thread) = [d +] A (64x16 bf16, registers) * B (16x32 bf16, shared).
+template <int TRANS_B>
+__device__ __forceinline__ void wgmma_m64n32k16(float (&d)[16], const unsigned int (&a)[4], u64 desc, int accumulate) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %21, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n32k16.f32.bf16.bf16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, "
+      "{%16, %17, %18, %19}, %20, p, 1, 1, %22;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(accumulate), "n"(TRANS_B)
+      : "memory");
+}
+
+__device__ __forceinline__ void wg_hold(float (&d)[16]) {
+#pragma unroll
+  for (int i = 0; i < 16; i++) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+__device__ __forceinline__ void wg_hold(unsigned int (&a)[2][4]) {
+#pragma unroll
+  for (int i = 0; i < 2; i++)
+#pragma unroll
+    for (int k = 0; k < 4; k++) asm volatile("" : "+r"(a[i][k])::"memory");
+}
+
+/// 32 accumulator columns (16 floats, C-fragment order) -> bf16 A fragments of two k-steps.
+__device__ __forceinline__ void wg_pack16(unsigned int (&a)[2][4], const float (&s)[16]) {
+#pragma unroll
+  for (int nt = 0; nt < 4; nt++) {
+    a[nt >> 1][(nt & 1) * 2] = pack_bf16x2(s[nt * 4], s[nt * 4 + 1]);
+    a[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16x2(s[nt * 4 + 2], s[nt * 4 + 3]);
+  }
+}
+
+/// Starts copying rows row0..row0+63 of two row-major bf16 matrices (64 columns; rows >=
+/// limit become zero) into `tile` (the first at tile[0..4095], the second at tile[4096..]) in
+/// core-matrix order: 16-byte chunk e of a 4096-element matrix holds row (e & 7) + 8 (e >> 6),
+/// columns 8 ((e >> 3) & 7) ... + 7, so chunk e sits at byte 16 e and eight consecutive
+/// threads fill one 128-byte core matrix.
+__device__ __forceinline__ void wg_load_pair(bf16_t* tile, const bf16_t* base0, i64 stride0, const bf16_t* base1,
+                                             i64 stride1, int row0, int limit) {
+  for (int e = threadIdx.x; e < 2 * 512; e += blockDim.x) {
+    const int c = e & 511;
+    const int row = row0 + (c & 7) + ((c >> 6) << 3), col = ((c >> 3) & 7) * 8;
+    const bool valid = row < limit;
+    const bf16_t* src = e < 512 ? base0 + (i64)(valid ? row : 0) * stride0 + col
+                                : base1 + (i64)(valid ? row : 0) * stride1 + col;
+    cp_async16(tile + 8 * e, src, valid);
+  }
+}
+
+/// Online-softmax step for one 64-key tile of a warp's 16 rows: s holds the raw scores (C
+/// fragments of S = Q K^T); keys >= seq on the last tile are masked. The running maxima m0/m1
+/// are in the log2 domain (scale * log2 e applied); s becomes exp2(scale2 s - new max), one
+/// FFMA and one MUFU op per score. Returns the tile's row sums and the correction factors
+/// for the old statistics.
+__device__ __forceinline__ void wg_softmax_tile(float (&s)[32], float& m0, float& m1, float& sum0, float& sum1,
+                                                float& c0, float& c1, int k0, int seq, int t, float scale2) {
+  if (k0 + 64 > seq) {   // the last tile holds padding keys
+#pragma unroll
+    for (int nt = 0; nt < 8; nt++)
+#pragma unroll
+      for (int e = 0; e < 4; e++)
+        if (k0 + nt * 8 + 2 * t + (e & 1) >= seq) s[nt * 4 + e] = -HRM_INF;
+  }
+  float mx0 = -HRM_INF, mx1 = -HRM_INF;
+#pragma unroll
+  for (int nt = 0; nt < 8; nt++) {
+    mx0 = fmaxf(mx0, fmaxf(s[nt * 4], s[nt * 4 + 1]));
+    mx1 = fmaxf(mx1, fmaxf(s[nt * 4 + 2], s[nt * 4 + 3]));
+  }
+  mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+  mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+  mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+  mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+  mx0 = fmaxf(m0, mx0 * scale2);   // scale2 > 0: the maximum commutes with the scaling
+  mx1 = fmaxf(m1, mx1 * scale2);
+  c0 = fast_exp2(m0 - mx0);
+  c1 = fast_exp2(m1 - mx1);
+  float a0 = 0.0f, a1 = 0.0f;
+#pragma unroll
+  for (int nt = 0; nt < 8; nt++) {
+    s[nt * 4] = fast_exp2(fmaf(s[nt * 4], scale2, -mx0));
+    s[nt * 4 + 1] = fast_exp2(fmaf(s[nt * 4 + 1], scale2, -mx0));
+    s[nt * 4 + 2] = fast_exp2(fmaf(s[nt * 4 + 2], scale2, -mx1));
+    s[nt * 4 + 3] = fast_exp2(fmaf(s[nt * 4 + 3], scale2, -mx1));
+    a0 += s[nt * 4] + s[nt * 4 + 1];
+    a1 += s[nt * 4 + 2] + s[nt * 4 + 3];
+  }
+  m0 = mx0; m1 = mx1;
+  sum0 = a0; sum1 = a1;
+}
+
+/// P (exp'd scores, f32 C fragments) -> bf16 A fragments for O += P V, 16 keys per k-step.
+__device__ __forceinline__ void wg_pack_p(unsigned int (&pa)[4][4], const float (&s)[32]) {
+#pragma unroll
+  for (int nt = 0; nt < 8; nt++) {
+    pa[nt >> 1][(nt & 1) * 2] = pack_bf16x2(s[nt * 4], s[nt * 4 + 1]);
+    pa[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16x2(s[nt * 4 + 2], s[nt * 4 + 3]);
+  }
+}
+
+/// Forward. Pipeline per key tile j (FA3's overlap within a warpgroup): S_j = Q K_j^T and
+/// O += P_{j-1} V_{j-1} are issued together; the softmax of S_j (MUFU exp2) runs while the
+/// tensor cores finish P_{j-1} V_{j-1}; then O is rescaled and P_j packed. Three K/V
+/// buffers: tile j+1 is copied while tile j is used and tile j-1's V is still being read.
+/// A thread's share of the K/V tile copies, with its source pointers and destinations
+/// computed once: chunk k of this thread is e = threadIdx.x + k * blockDim (core-matrix order
+/// as in wg_load_pair; the first 512 chunks K, the rest V), and tile j only adds 64 j rows.
+template <int THREADS>
+struct WgTileCopier {
+  static constexpr int N = (1024 + THREADS - 1) / THREADS;
+  const bf16_t* src[N];
+  int row[N];
+  __device__ __forceinline__ WgTileCopier(const bf16_t* base0, const bf16_t* base1, i64 stride) {
+#pragma unroll
+    for (int k = 0; k < N; k++) {
+      const int e = min((int)threadIdx.x + k * THREADS, 1023), c = e & 511;
+      row[k] = (c & 7) + ((c >> 6) << 3);
+      src[k] = (e < 512 ? base0 : base1) + (i64)row[k] * stride + ((c >> 3) & 7) * 8;
+    }
+  }
+  /// Starts copying tile j (rows 64 j ...; rows >= limit become zero) into `tile`.
+  __device__ __forceinline__ void load(bf16_t* tile, int j, i64 stride, int limit) const {
+    const i64 step = (i64)j * 64 * stride;
+#pragma unroll
+    for (int k = 0; k < N; k++) {
+      const int e = threadIdx.x + k * THREADS;
+      if (1024 % THREADS != 0 && e >= 1024) break;   // 384 threads: the third round is partial
+      const bool valid = j * 64 + row[k] < limit;
+      cp_async16(tile + 8 * e, valid ? src[k] + step : src[k], valid);
+    }
+  }
+};
+
+/// Forward. Pipeline per key tile j (FA3's overlap within a warpgroup): S_j = Q K_j^T and
+/// O += P_{j-1} V_{j-1} are issued together; the softmax of S_j (MUFU exp2) runs while the
+/// tensor cores finish P_{j-1} V_{j-1}; then O is rescaled (skipped by warps whose row
+/// maxima did not change) and P_j packed. Four K/V buffers in dynamic shared memory (64 KB):
+/// tile j+2 is copied while tile j is used and tile j-1's V is still being read, so a copy
+/// has two tiles of compute to arrive. Descriptors and copy addresses are computed once; a
+/// tile only adds offsets.
+template <int WGS>
+__device__ __forceinline__ void attention_forward_wg_impl(const bf16_t* __restrict__ qkv, void* out, int odt,
+                                                          float* lse, int seq, int heads, float scale) {
+  constexpr int DH = 64, TILE = 2 * 64 * DH, STAGES = 4;   // K then V, bf16 elements
+  extern __shared__ __align__(128) unsigned char wg_smem[];
+  bf16_t* kv = (bf16_t*)wg_smem;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+  const i64 stride = 3LL * heads * DH;
+  const bf16_t* base = qkv + (i64)b * seq * stride;
+  const int wgRow = blockIdx.x * (64 * WGS) + wg_index() * 64;   // first query row of this warpgroup
+  const int wrow = wgRow + (warp & 3) * 16;                         // first query row of this warp
+  const bool active = wgRow < seq;                                  // warpgroup-uniform
+  const int tiles = (seq + 63) / 64;
+  const float scale2 = scale * TC_LOG2E;
+  // Descriptors of buffer 0's K (K-major B of S = Q K^T) and V (N-major B of O += P V); a
+  // buffer adds TILE * 2 bytes, a k-step of K two core matrices (256 B), of V two key groups
+  // (2048 B); all >> 4 in the address field, which cannot carry (shared addresses < 2^18).
+  const u64 kdesc = wg_desc(kv, 128, 1024), vdesc = wg_desc(kv + 64 * DH, 1024, 128);
+  constexpr u64 BUF = (TILE * 2) >> 4;
+
+  const WgTileCopier<128 * WGS> copier(base + (i64)(heads + h) * DH, base + (i64)(2 * heads + h) * DH, stride);
+  copier.load(kv, 0, stride, seq);
+  cp_async_commit();
+  if (tiles > 1) copier.load(kv + TILE, 1, stride, seq);
+  cp_async_commit();
+  unsigned int qa[DH / 16][4];
+  load_a_rows<DH>(qa, base + (i64)h * DH, stride, wrow + g, seq, t);
+  float o[32], s[32];
+#pragma unroll
+  for (int i = 0; i < 32; i++) { o[i] = 0.0f; s[i] = 0.0f; }
+  unsigned int pa[4][4];
+  float m0 = -HRM_INF, m1 = -HRM_INF, l0 = 0.0f, l1 = 0.0f;
+
+  for (int j = 0; j < tiles; j++) {
+    cp_async_wait<1>();   // tile j has landed (this thread's copies; tile j+1 may be in flight) ...
+    fence_proxy_async();  // ... and is visible to wgmma (async proxy) ...
+    __syncthreads();      // ... for every thread; all warpgroups are done with tile j - 2
+    if (j + 2 < tiles) copier.load(kv + ((j + 2) % STAGES) * TILE, j + 2, stride, seq);
+    cp_async_commit();    // (an empty group near the end keeps the count uniform)
+    if (!active) continue;
+    const u64 kd = kdesc + (u64)(j % STAGES) * BUF;
+    // S_j = Q K_j^T: four k-steps of 16 head dims = two 128-byte core matrices along K.
+    wg_fence();
+#pragma unroll
+    for (int kc = 0; kc < DH / 16; kc++) wgmma_m64n64k16<0>(s, qa[kc], kd + kc * 16, kc > 0);
+    wg_commit();
+    if (j > 0) {
+      // O += P_{j-1} V_{j-1}: four k-steps of 16 keys = two 1024-byte key groups.
+      const u64 vd = vdesc + (u64)((j + STAGES - 1) % STAGES) * BUF;
+#pragma unroll
+      for (int kk = 0; kk < 4; kk++) wgmma_m64n64k16<1>(o, pa[kk], vd + kk * 128, 1);
+      wg_commit();
+      wg_wait<1>();   // S_j is done; P V may still run
+    } else {
+      wg_wait<0>();
+    }
+    wg_hold(s);
+    float c0, c1, sum0, sum1;
+    wg_softmax_tile(s, m0, m1, sum0, sum1, c0, c1, j * 64, seq, t, scale2);
+    wg_wait<0>();
+    wg_hold(o);
+    wg_hold(pa);
+    l0 = l0 * c0 + sum0;
+    l1 = l1 * c1 + sum1;
+    if (!__all_sync(0xffffffffu, c0 == 1.0f && c1 == 1.0f)) {   // a row maximum moved
+#pragma unroll
+      for (int dn = 0; dn < 8; dn++) { o[dn * 4] *= c0; o[dn * 4 + 1] *= c0; o[dn * 4 + 2] *= c1; o[dn * 4 + 3] *= c1; }
+    }
+    wg_pack_p(pa, s);
+  }
+  if (!active) return;
+  {
+    const u64 vd = vdesc + (u64)((tiles - 1) % STAGES) * BUF;
+    wg_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) wgmma_m64n64k16<1>(o, pa[kk], vd + kk * 128, 1);
+    wg_commit();
+    wg_wait<0>();
+    wg_hold(o);
+  }
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+  const int r0 = wrow + g;
+  const i64 ostride = (i64)heads * DH;
+  store_c_rows<DH>(out, odt, (i64)b * seq * ostride + (i64)h * DH, ostride, (const float(*)[4])o, r0, seq, t,
+                   1.0f / l0, 1.0f / l1);
+  if (t == 0) {
+    const i64 lbase = ((i64)b * heads + h) * seq;
+    if (r0 < seq) lse[lbase + r0] = m0 * TC_LN2 + logf(l0);
+    if (r0 + 8 < seq) lse[lbase + r0 + 8] = m1 * TC_LN2 + logf(l1);
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(128) attention_forward_wg_64_g1(
+    const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_wg_impl<1>(qkv, out, odt, lse, seq, heads, scale);
+}
+extern "C" __global__ void __launch_bounds__(256, 2) attention_forward_wg_64_g2(
+    const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_wg_impl<2>(qkv, out, odt, lse, seq, heads, scale);
+}
+extern "C" __global__ void __launch_bounds__(384, 1) attention_forward_wg_64_g3(
+    const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_wg_impl<3>(qkv, out, odt, lse, seq, heads, scale);
+}
+extern "C" __global__ void __launch_bounds__(512, 1) attention_forward_wg_64_g4(
+    const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_wg_impl<4>(qkv, out, odt, lse, seq, heads, scale);
+}
+
+/// Backward statistics of a 64-query tile into shared memory, by the first warpgroup
+/// (threads 0..63 lse, 64..127 delta): lse in the log2 domain (+inf for padding queries, so
+/// their P = 0) and delta (0 for padding). The branch is on the warp-uniform warpgroup index
+/// and the rest is predicated, so no wgmma of the caller sits on a divergent path (C7520).
+__device__ __forceinline__ void wg_load_stats(float* dst, const float* lrow, const float* drow, int q0, int seq) {
+  if (wg_index() == 0) {
+    const bool isLse = threadIdx.x < 64;
+    const int i = threadIdx.x & 63, q = min(q0 + i, seq - 1);
+    const float v = (isLse ? lrow : drow)[q];
+    dst[threadIdx.x] = q0 + i < seq ? (isLse ? v * TC_LOG2E : v) : (isLse ? HRM_INF : 0.0f);
+  }
+}
+
+/// Backward dK, dV (Hopper). Each warpgroup owns 64 keys (K and V rows as register A
+/// fragments); query tiles of 64 (Q and dO, with their lse and delta) stream through three
+/// shared buffers, each used in two steps of 32 queries. A step issues S^T = K Q^T and
+/// dP^T = V dO^T (B = Q, dO K-major) before the previous step's dV += P^T dO and
+/// dK += dS^T Q (B = dO, Q N-major), so the exp2 and dS arithmetic overlap those products.
+/// Dynamic shared memory: 3 x 16 KB tiles + 3 x 512 B statistics (50688 bytes).
+template <int WGS>
+__device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __restrict__ qkv, const float* lse,
+                                                              const float* delta, const bf16_t* __restrict__ gout,
+                                                              void* gqkv, int gqdt, int seq, int heads, float scale) {
+  constexpr int DH = 64, MAT = 64 * DH, TILE = 2 * MAT;   // Q then dO, bf16 elements
+  extern __shared__ __align__(128) unsigned char wg_smem[];
+  bf16_t* qd = (bf16_t*)wg_smem;
+  float* stats = (float*)(wg_smem + 3 * TILE * 2);   // [3][lse 64, delta 64]
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+  const i64 stride = 3LL * heads * DH, ostride = (i64)heads * DH;
+  const bf16_t* base = qkv + (i64)b * seq * stride;
+  const bf16_t* qbase = base + (i64)h * DH;
+  const bf16_t* gbase = gout + (i64)b * seq * ostride + (i64)h * DH;
+  const float* lrow = lse + (i64)bh * seq;
+  const float* drow = delta + (i64)bh * seq;
+  const int wgRow = blockIdx.x * (64 * WGS) + wg_index() * 64;   // first key of this warpgroup
+  const int r0 = wgRow + (warp & 3) * 16 + g;
+  const bool active = wgRow < seq;                                  // warpgroup-uniform
+  const int tiles = (seq + 63) / 64, steps = 2 * tiles;
+  const float scale2 = scale * TC_LOG2E;
+
+  wg_load_pair(qd, qbase, stride, gbase, ostride, 0, seq);
+  cp_async_commit();
+  wg_load_stats(stats, lrow, drow, 0, seq);
+  unsigned int ka[DH / 16][4], va[DH / 16][4];
+  load_a_rows<DH>(ka, base + (i64)(heads + h) * DH, stride, r0, seq, t);
+  load_a_rows<DH>(va, base + (i64)(2 * heads + h) * DH, stride, r0, seq, t);
+  float dk[32], dv[32], st[16], dpt[16];
+#pragma unroll
+  for (int i = 0; i < 32; i++) { dk[i] = 0.0f; dv[i] = 0.0f; }
+#pragma unroll
+  for (int i = 0; i < 16; i++) { st[i] = 0.0f; dpt[i] = 0.0f; }
+  unsigned int pa[2][4] = {}, da[2][4] = {};
+
+  for (int step = 0; step < steps; step++) {
+    const int i = step >> 1, half = step & 1;
+    if (half == 0) {
+      cp_async_wait<0>();
+      fence_proxy_async();
+      __syncthreads();   // tile i visible to all; every warpgroup is done with tile i - 2
+      if (i + 1 < tiles) {
+        wg_load_pair(qd + ((i + 1) % 3) * TILE, qbase, stride, gbase, ostride, (i + 1) * 64, seq);
+        cp_async_commit();
+        wg_load_stats(stats + ((i + 1) % 3) * 128, lrow, drow, (i + 1) * 64, seq);
+      }
+    }
+    if (!active) continue;
+    const bf16_t* qs = qd + (i % 3) * TILE + half * 2048;   // this step's 32 queries (4 groups of 8)
+    wg_fence();
+#pragma unroll
+    for (int kc = 0; kc < DH / 16; kc++) wgmma_m64n32k16<0>(st, ka[kc], wg_desc(qs + kc * 128, 128, 1024), kc > 0);
+#pragma unroll
+    for (int kc = 0; kc < DH / 16; kc++) wgmma_m64n32k16<0>(dpt, va[kc], wg_desc(qs + MAT + kc * 128, 128, 1024), kc > 0);
+    wg_commit();
+    {
+      // The previous step's products. At step 0, P = dS = 0 (pa, da zero) against the current
+      // tile: adds zeros, and keeps every wgmma off a conditional path (ptxas serialises
+      // them all otherwise, C7520).
+      const int prev = step > 0 ? step - 1 : 0;
+      const bf16_t* pq = qd + ((prev >> 1) % 3) * TILE + (prev & 1) * 2048;
+#pragma unroll
+      for (int kk = 0; kk < 2; kk++) wgmma_m64n64k16<1>(dv, pa[kk], wg_desc(pq + MAT + kk * 1024, 1024, 128), 1);
+#pragma unroll
+      for (int kk = 0; kk < 2; kk++) wgmma_m64n64k16<1>(dk, da[kk], wg_desc(pq + kk * 1024, 1024, 128), 1);
+      wg_commit();
+      wg_wait<1>();
+    }
+    wg_hold(st);
+    wg_hold(dpt);
+    const float* ls = stats + (i % 3) * 128 + half * 32;
+#pragma unroll
+    for (int nt = 0; nt < 4; nt++) {
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int qc = nt * 8 + 2 * t + (e & 1);
+        const float p = fast_exp2(fmaf(st[nt * 4 + e], scale2, -ls[qc]));
+        dpt[nt * 4 + e] = p * (dpt[nt * 4 + e] - ls[64 + qc]);
+        st[nt * 4 + e] = p;
+      }
+    }
+    wg_wait<0>();
+    wg_hold(dv);
+    wg_hold(dk);
+    wg_hold(pa);
+    wg_hold(da);
+    wg_pack16(pa, st);
+    wg_pack16(da, dpt);
+  }
+  if (!active) return;
+  {
+    const bf16_t* pq = qd + ((tiles - 1) % 3) * TILE + 2048;   // the last step: second half of the last tile
+    wg_fence();
+#pragma unroll
+    for (int kk = 0; kk < 2; kk++) wgmma_m64n64k16<1>(dv, pa[kk], wg_desc(pq + MAT + kk * 1024, 1024, 128), 1);
+#pragma unroll
+    for (int kk = 0; kk < 2; kk++) wgmma_m64n64k16<1>(dk, da[kk], wg_desc(pq + kk * 1024, 1024, 128), 1);
+    wg_commit();
+    wg_wait<0>();
+    wg_hold(dv);
+    wg_hold(dk);
+  }
+  const i64 obase = (i64)b * seq * stride;
+  store_c_rows<DH>(gqkv, gqdt, obase + (i64)(heads + h) * DH, stride, (const float(*)[4])dk, r0, seq, t, scale, scale);
+  store_c_rows<DH>(gqkv, gqdt, obase + (i64)(2 * heads + h) * DH, stride, (const float(*)[4])dv, r0, seq, t, 1.0f, 1.0f);
+}
+
+/// Backward dQ (Hopper). Each warpgroup owns 64 queries (Q and dO rows as register A
+/// fragments); K/V tiles of 64 keys stream through three shared buffers (as in the forward),
+/// each used in two steps of 32 keys: S = Q K^T, dP = dO V^T (B = K, V K-major), then
+/// dQ += dS K (B = K N-major) of the previous step overlapping this step's arithmetic.
+template <int WGS>
+__device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __restrict__ qkv, const float* lse,
+                                                             const float* delta, const bf16_t* __restrict__ gout,
+                                                             void* gqkv, int gqdt, int seq, int heads, float scale) {
+  constexpr int DH = 64, MAT = 64 * DH, TILE = 2 * MAT;   // K then V, bf16 elements
+  __shared__ alignas(128) bf16_t kv[3 * TILE];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+  const i64 stride = 3LL * heads * DH, ostride = (i64)heads * DH;
+  const bf16_t* base = qkv + (i64)b * seq * stride;
+  const bf16_t* kbase = base + (i64)(heads + h) * DH;
+  const bf16_t* vbase = base + (i64)(2 * heads + h) * DH;
+  const int wgRow = blockIdx.x * (64 * WGS) + wg_index() * 64;   // first query of this warpgroup
+  const int r0 = wgRow + (warp & 3) * 16 + g, r1 = r0 + 8;
+  const bool active = wgRow < seq;                                  // warpgroup-uniform
+  const int tiles = (seq + 63) / 64, steps = 2 * tiles;
+  const float scale2 = scale * TC_LOG2E;
+
+  wg_load_pair(kv, kbase, stride, vbase, stride, 0, seq);
+  cp_async_commit();
+  unsigned int qa[DH / 16][4], doa[DH / 16][4];
+  load_a_rows<DH>(qa, base + (i64)h * DH, stride, r0, seq, t);
+  load_a_rows<DH>(doa, gout + (i64)b * seq * ostride + (i64)h * DH, ostride, r0, seq, t);
+  const float* lrow = lse + (i64)bh * seq;
+  const float* drow = delta + (i64)bh * seq;
+  const float lse0 = r0 < seq ? lrow[r0] * TC_LOG2E : 0.0f, lse1 = r1 < seq ? lrow[r1] * TC_LOG2E : 0.0f;
+  const float del0 = r0 < seq ? drow[r0] : 0.0f, del1 = r1 < seq ? drow[r1] : 0.0f;
+  float dq[32], s[16], dp[16];
+#pragma unroll
+  for (int i = 0; i < 32; i++) dq[i] = 0.0f;
+#pragma unroll
+  for (int i = 0; i < 16; i++) { s[i] = 0.0f; dp[i] = 0.0f; }
+  unsigned int da[2][4];
+
+  for (int step = 0; step < steps; step++) {
+    const int i = step >> 1, half = step & 1;
+    if (half == 0) {
+      cp_async_wait<0>();
+      fence_proxy_async();
+      __syncthreads();   // tile i visible to all; every warpgroup is done with tile i - 2
+      if (i + 1 < tiles) {
+        wg_load_pair(kv + ((i + 1) % 3) * TILE, kbase, stride, vbase, stride, (i + 1) * 64, seq);
+        cp_async_commit();
+      }
+    }
+    if (!active) continue;
+    const bf16_t* ks = kv + (i % 3) * TILE + half * 2048;   // this step's 32 keys (4 groups of 8)
+    wg_fence();
+#pragma unroll
+    for (int kc = 0; kc < DH / 16; kc++) wgmma_m64n32k16<0>(s, qa[kc], wg_desc(ks + kc * 128, 128, 1024), kc > 0);
+#pragma unroll
+    for (int kc = 0; kc < DH / 16; kc++) wgmma_m64n32k16<0>(dp, doa[kc], wg_desc(ks + MAT + kc * 128, 128, 1024), kc > 0);
+    wg_commit();
+    if (step > 0) {
+      const bf16_t* pk = kv + (((step - 1) >> 1) % 3) * TILE + ((step - 1) & 1) * 2048;
+#pragma unroll
+      for (int kk = 0; kk < 2; kk++) wgmma_m64n64k16<1>(dq, da[kk], wg_desc(pk + kk * 1024, 1024, 128), 1);
+      wg_commit();
+      wg_wait<1>();
+    } else {
+      wg_wait<0>();
+    }
+    wg_hold(s);
+    wg_hold(dp);
+    const int k0 = i * 64 + half * 32;
+    const bool padded = k0 + 32 > seq;   // warpgroup-uniform: only the last steps hold padding keys
+#pragma unroll
+    for (int nt = 0; nt < 4; nt++) {
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        float p = fast_exp2(fmaf(s[nt * 4 + e], scale2, -(e < 2 ? lse0 : lse1)));
+        if (padded && k0 + nt * 8 + 2 * t + (e & 1) >= seq) p = 0.0f;
+        s[nt * 4 + e] = p * (dp[nt * 4 + e] - (e < 2 ? del0 : del1));
+      }
+    }
+    wg_wait<0>();
+    wg_hold(dq);
+    wg_hold(da);
+    wg_pack16(da, s);
+  }
+  if (!active) return;
+  {
+    const bf16_t* pk = kv + ((tiles - 1) % 3) * TILE + 2048;
+    wg_fence();
+#pragma unroll
+    for (int kk = 0; kk < 2; kk++) wgmma_m64n64k16<1>(dq, da[kk], wg_desc(pk + kk * 1024, 1024, 128), 1);
+    wg_commit();
+    wg_wait<0>();
+    wg_hold(dq);
+  }
+  store_c_rows<DH>(gqkv, gqdt, (i64)b * seq * stride + (i64)h * DH, stride, (const float(*)[4])dq, r0, seq, t, scale,
+                   scale);
+}
+
+#define ATTENTION_WG_BACKWARD_KERNELS(WGS)                                                                     \
+  extern "C" __global__ void __launch_bounds__(128 * WGS) attention_backward_kv_wg_64_g##WGS(                  \
+      const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
+      int seq, int heads, float scale) {                                                                         \
+    attention_backward_kv_wg_impl<WGS>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);                   \
+  }                                                                                                              \
+  extern "C" __global__ void __launch_bounds__(128 * WGS) attention_backward_q_wg_64_g##WGS(                   \
+      const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
+      int seq, int heads, float scale) {                                                                         \
+    attention_backward_q_wg_impl<WGS>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);                    \
+  }
+
+ATTENTION_WG_BACKWARD_KERNELS(1)
+ATTENTION_WG_BACKWARD_KERNELS(2)
+#endif  // HRM_SM90A
