@@ -875,18 +875,32 @@ __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.
 
 /// Ties accumulator registers to this point of the program, so the compiler neither reads
 /// them before wgmma.wait_group nor writes them while a wgmma that uses them is in flight.
-__device__ __forceinline__ void wg_hold(float (&d)[32]) {
+template <int N>
+__device__ __forceinline__ void wg_hold(float (&d)[N]) {
 #pragma unroll
-  for (int i = 0; i < 32; i++) asm volatile("" : "+f"(d[i])::"memory");
+  for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
 }
 
-/// The same for A fragments in registers: a wgmma in flight still reads them, so they must
-/// stay live (not reused by the register allocator) until its wgmma.wait_group.
-__device__ __forceinline__ void wg_hold(unsigned int (&a)[4][4]) {
+/// The same for A fragments in registers (K steps of four): a wgmma in flight still reads
+/// them, so they must stay live (not reused by the register allocator) until its
+/// wgmma.wait_group.
+template <int K>
+__device__ __forceinline__ void wg_hold(unsigned int (&a)[K][4]) {
 #pragma unroll
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < K; i++)
 #pragma unroll
     for (int k = 0; k < 4; k++) asm volatile("" : "+r"(a[i][k])::"memory");
+}
+
+/// Accumulator columns (C-fragment order, 4 floats per 8 columns) -> bf16 A fragments, one
+/// per 16 columns (k-step): P or dS for the next product.
+template <int K>
+__device__ __forceinline__ void wg_pack(unsigned int (&a)[K][4], const float (&s)[8 * K]) {
+#pragma unroll
+  for (int nt = 0; nt < 2 * K; nt++) {
+    a[nt >> 1][(nt & 1) * 2] = pack_bf16x2(s[nt * 4], s[nt * 4 + 1]);
+    a[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16x2(s[nt * 4 + 2], s[nt * 4 + 3]);
+  }
 }
 
 /// d (64x64 f32, 32 per thread) = [d +] A (64x16 bf16, registers) * B (16x64 bf16, shared,
@@ -919,27 +933,6 @@ __device__ __forceinline__ void wgmma_m64n32k16(float (&d)[16], const unsigned i
         "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(accumulate), "n"(TRANS_B)
       : "memory");
-}
-
-__device__ __forceinline__ void wg_hold(float (&d)[16]) {
-#pragma unroll
-  for (int i = 0; i < 16; i++) asm volatile("" : "+f"(d[i])::"memory");
-}
-
-__device__ __forceinline__ void wg_hold(unsigned int (&a)[2][4]) {
-#pragma unroll
-  for (int i = 0; i < 2; i++)
-#pragma unroll
-    for (int k = 0; k < 4; k++) asm volatile("" : "+r"(a[i][k])::"memory");
-}
-
-/// 32 accumulator columns (16 floats, C-fragment order) -> bf16 A fragments of two k-steps.
-__device__ __forceinline__ void wg_pack16(unsigned int (&a)[2][4], const float (&s)[16]) {
-#pragma unroll
-  for (int nt = 0; nt < 4; nt++) {
-    a[nt >> 1][(nt & 1) * 2] = pack_bf16x2(s[nt * 4], s[nt * 4 + 1]);
-    a[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16x2(s[nt * 4 + 2], s[nt * 4 + 3]);
-  }
 }
 
 /// Starts copying rows row0..row0+63 of two row-major bf16 matrices (64 columns; rows >=
@@ -1001,19 +994,6 @@ __device__ __forceinline__ void wg_softmax_tile(float (&s)[32], float& m0, float
   sum0 = a0; sum1 = a1;
 }
 
-/// P (exp'd scores, f32 C fragments) -> bf16 A fragments for O += P V, 16 keys per k-step.
-__device__ __forceinline__ void wg_pack_p(unsigned int (&pa)[4][4], const float (&s)[32]) {
-#pragma unroll
-  for (int nt = 0; nt < 8; nt++) {
-    pa[nt >> 1][(nt & 1) * 2] = pack_bf16x2(s[nt * 4], s[nt * 4 + 1]);
-    pa[nt >> 1][(nt & 1) * 2 + 1] = pack_bf16x2(s[nt * 4 + 2], s[nt * 4 + 3]);
-  }
-}
-
-/// Forward. Pipeline per key tile j (FA3's overlap within a warpgroup): S_j = Q K_j^T and
-/// O += P_{j-1} V_{j-1} are issued together; the softmax of S_j (MUFU exp2) runs while the
-/// tensor cores finish P_{j-1} V_{j-1}; then O is rescaled and P_j packed. Three K/V
-/// buffers: tile j+1 is copied while tile j is used and tile j-1's V is still being read.
 /// A thread's share of the K/V tile copies, with its source pointers and destinations
 /// computed once: chunk k of this thread is e = threadIdx.x + k * blockDim (core-matrix order
 /// as in wg_load_pair; the first 512 chunks K, the rest V), and tile j only adds 64 j rows.
@@ -1119,7 +1099,7 @@ __device__ __forceinline__ void attention_forward_wg_impl(const bf16_t* __restri
 #pragma unroll
       for (int dn = 0; dn < 8; dn++) { o[dn * 4] *= c0; o[dn * 4 + 1] *= c0; o[dn * 4 + 2] *= c1; o[dn * 4 + 3] *= c1; }
     }
-    wg_pack_p(pa, s);
+    wg_pack(pa, s);
   }
   if (!active) return;
   {
@@ -1268,8 +1248,8 @@ __device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __re
     wg_hold(dk);
     wg_hold(pa);
     wg_hold(da);
-    wg_pack16(pa, st);
-    wg_pack16(da, dpt);
+    wg_pack(pa, st);
+    wg_pack(da, dpt);
   }
   if (!active) return;
   {
@@ -1371,7 +1351,7 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
     wg_wait<0>();
     wg_hold(dq);
     wg_hold(da);
-    wg_pack16(da, s);
+    wg_pack(da, s);
   }
   if (!active) return;
   {
