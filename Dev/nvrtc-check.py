@@ -7,7 +7,10 @@ lines, as the device would. Catches PTX errors (e.g. wgmma operands) before a de
   NVRTC=/tmp/nvrtc/nvidia/cuda_nvrtc/lib/libnvrtc.so.12 Dev/nvrtc-check.py [--arch sm_90a] [file.cu ...]
 
 With --cubin-dir DIR the cubins are written there too (for nvdisasm -c, e.g. from the
-nvidia-cuda-nvdisasm wheel, to read the SASS of a kernel).
+nvidia-cuda-nvdisasm wheel, to read the SASS of a kernel). With --sass FILE (and NVDISASM
+set to that nvdisasm) the instructions of every kernel, labels normalised, go to FILE: two
+such listings taken before and after a refactoring that should not change the machine code
+must be equal (`cmp`), which checks it without a GPU.
 
 Mirrors KernelCompiler.swift's options (-std=c++17 -default-device, -DHRM_SM90A=1 for sm_90a,
 common.cuh and the other headers passed by name). Exit status 1 on any compile error.
@@ -18,9 +21,14 @@ here = os.path.dirname(os.path.abspath(__file__))
 kernels = os.path.join(here, "..", "Sources", "HRMCUDA", "Kernels")
 args = sys.argv[1:]
 arch = "sm_90a"
-cubin_dir = None
+cubin_dir = sass_file = None
 if "--cubin-dir" in args:
     i = args.index("--cubin-dir"); cubin_dir = args[i + 1]; del args[i:i + 2]
+if "--sass" in args:
+    i = args.index("--sass"); sass_file = args[i + 1]; del args[i:i + 2]
+    import subprocess, tempfile
+    cubin_dir = cubin_dir or tempfile.mkdtemp()
+    listing = []
 if "--arch" in args:
     i = args.index("--arch"); arch = args[i + 1]; del args[i:i + 2]
 files = args or sorted(glob.glob(os.path.join(kernels, "*.cu")))
@@ -50,7 +58,14 @@ for f in files:
         lib.nvrtcGetCUBINSize(prog, ctypes.byref(size))
         cubin = ctypes.create_string_buffer(size.value)
         lib.nvrtcGetCUBIN(prog, cubin)
-        open(os.path.join(cubin_dir, os.path.basename(f) + ".cubin"), "wb").write(cubin.raw)
+        path = os.path.join(cubin_dir, os.path.basename(f) + ".cubin")
+        open(path, "wb").write(cubin.raw)
+        if sass_file:
+            sass = subprocess.run([os.environ.get("NVDISASM", "nvdisasm"), "-c", path], capture_output=True,
+                                  text=True).stdout
+            for line in sass.splitlines():
+                m = re.match(r"\s*(\.text\.\w+):", line) or re.match(r"\s+/\*[0-9a-f]+\*/\s+(.*?);", line)
+                if m: listing.append(re.sub(r"\.L_x_\d+", "L", m.group(1)))
     name = None
     for line in text.splitlines():
         m = re.search(r"Compiling entry function '(\w+)'", line)
@@ -62,4 +77,7 @@ for f in files:
         if "spill" in line and not line.strip().startswith("0 bytes") and " 0 bytes spill stores, 0 bytes spill loads" not in line:
             print(f"  {name}: {line.strip()}")
         if "warning" in line.lower(): print("  " + line.strip())
+if sass_file:
+    open(sass_file, "w").write("\n".join(listing) + "\n")
+    print(f"{len(listing)} lines of SASS in {sass_file}")
 sys.exit(status)

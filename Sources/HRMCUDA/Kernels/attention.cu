@@ -15,6 +15,37 @@
 #define ATT_BK 32        // keys per shared tile (forward, dQ)
 #define ATT_BQ 16        // queries per shared tile (dK/dV)
 
+/// Stages keys k0 .. k0 + ATT_BK - 1 of head h (K and V rows, as f32; keys >= seq as zeros)
+/// in shared memory. All ATT_THREADS threads take part; the caller brackets it with barriers.
+template <int DH>
+__device__ __forceinline__ void load_kv_tile_f32(float (*ks)[DH], float (*vs)[DH], const void* qkv, int dt, int b,
+                                                 int h, int heads, int seq, int k0, i64 rowStride) {
+  for (int e = threadIdx.x; e < ATT_BK * DH; e += ATT_THREADS) {
+    const int j = e / DH, d = e - (e / DH) * DH;
+    const int kj = k0 + j;
+    float kv = 0.0f, vv = 0.0f;
+    if (kj < seq) {
+      const i64 base = ((i64)b * seq + kj) * rowStride;
+      kv = load_f(qkv, dt, base + (i64)(heads + h) * DH + d);
+      vv = load_f(qkv, dt, base + (i64)(2 * heads + h) * DH + d);
+    }
+    ks[j][d] = kv;
+    vs[j][d] = vv;
+  }
+}
+
+/// Query row qi of head h times `scale` into q (zeros when !active), and acc zeroed.
+template <int DH>
+__device__ __forceinline__ void load_q_row_f32(float (&q)[DH], float (&acc)[DH], const void* qkv, int dt, int b,
+                                               int h, int heads, int seq, int qi, bool active, float scale) {
+  const i64 qbase = ((i64)b * seq + (active ? qi : 0)) * (3LL * heads * DH) + (i64)h * DH;
+#pragma unroll
+  for (int d = 0; d < DH; d++) {
+    q[d] = active ? scale * load_f(qkv, dt, qbase + d) : 0.0f;
+    acc[d] = 0.0f;
+  }
+}
+
 template <int DH>
 __device__ __forceinline__ void attention_forward_impl(const void* qkv, int dt, void* out, int odt, float* lse,
                                                        int seq, int heads, float scale) {
@@ -27,30 +58,12 @@ __device__ __forceinline__ void attention_forward_impl(const void* qkv, int dt, 
   const i64 rowStride = 3LL * heads * DH;
 
   float q[DH], o[DH];
-  {
-    const i64 qbase = ((i64)b * seq + (active ? qi : 0)) * rowStride + (i64)h * DH;
-#pragma unroll
-    for (int d = 0; d < DH; d++) {
-      q[d] = active ? scale * load_f(qkv, dt, qbase + d) : 0.0f;
-      o[d] = 0.0f;
-    }
-  }
+  load_q_row_f32<DH>(q, o, qkv, dt, b, h, heads, seq, qi, active, scale);
   float m = -HRM_INF, l = 0.0f;
 
   for (int k0 = 0; k0 < seq; k0 += ATT_BK) {
     __syncthreads();
-    for (int e = threadIdx.x; e < ATT_BK * DH; e += ATT_THREADS) {
-      const int j = e / DH, d = e - (e / DH) * DH;
-      const int kj = k0 + j;
-      float kv = 0.0f, vv = 0.0f;
-      if (kj < seq) {
-        const i64 base = ((i64)b * seq + kj) * rowStride;
-        kv = load_f(qkv, dt, base + (i64)(heads + h) * DH + d);
-        vv = load_f(qkv, dt, base + (i64)(2 * heads + h) * DH + d);
-      }
-      ks[j][d] = kv;
-      vs[j][d] = vv;
-    }
+    load_kv_tile_f32<DH>(ks, vs, qkv, dt, b, h, heads, seq, k0, rowStride);
     __syncthreads();
     if (active) {
       const int nk = min(ATT_BK, seq - k0);
@@ -238,32 +251,14 @@ __device__ __forceinline__ void attention_backward_q_impl(const void* qkv, int d
     dosh[i][d] = (i0 + i < seq) ? load_f(gout, gdt, ((i64)b * seq + i0 + i) * outStride + (i64)h * DH + d) : 0.0f;
   }
   float q[DH], dq[DH];
-  {
-    const i64 qbase = ((i64)b * seq + (active ? qi : 0)) * rowStride + (i64)h * DH;
-#pragma unroll
-    for (int d = 0; d < DH; d++) {
-      q[d] = active ? scale * load_f(qkv, dt, qbase + d) : 0.0f;
-      dq[d] = 0.0f;
-    }
-  }
+  load_q_row_f32<DH>(q, dq, qkv, dt, b, h, heads, seq, qi, active, scale);
   const i64 li = ((i64)b * heads + h) * seq + (active ? qi : 0);
   const float myLse = lse[li];
   const float myDelta = delta[li];
 
   for (int k0 = 0; k0 < seq; k0 += ATT_BK) {
     __syncthreads();
-    for (int e = threadIdx.x; e < ATT_BK * DH; e += ATT_THREADS) {
-      const int j = e / DH, d = e - (e / DH) * DH;
-      const int kj = k0 + j;
-      float kv = 0.0f, vv = 0.0f;
-      if (kj < seq) {
-        const i64 base = ((i64)b * seq + kj) * rowStride;
-        kv = load_f(qkv, dt, base + (i64)(heads + h) * DH + d);
-        vv = load_f(qkv, dt, base + (i64)(2 * heads + h) * DH + d);
-      }
-      ks[j][d] = kv;
-      vs[j][d] = vv;
-    }
+    load_kv_tile_f32<DH>(ks, vs, qkv, dt, b, h, heads, seq, k0, rowStride);
     __syncthreads();
     if (active) {
       const int nk = min(ATT_BK, seq - k0);

@@ -11,6 +11,24 @@ __device__ __forceinline__ double stablemax_s(double x) {
   return x >= 0.0 ? x + 1.0 : 1.0 / (1.0 - x + 1e-30);
 }
 
+/// sum_j s(x_j) over one row (V logits from base), by one warp in f64; every lane gets it.
+__device__ __forceinline__ double row_stablemax_sum(const void* logits, int ldt, i64 base, int vocab, int lane) {
+  double sum = 0.0;
+  for (int j = lane; j < vocab; j += 32) sum += stablemax_s((double)load_f(logits, ldt, base + j));
+  return warp_sum_d(sum);
+}
+
+/// One row's maximum and sum_j exp(x_j - max), by one warp in f32; every lane gets both.
+__device__ __forceinline__ void row_softmax_stats(const void* logits, int ldt, i64 base, int vocab, int lane,
+                                                  float& mx, float& sum) {
+  mx = -HRM_INF;
+  for (int j = lane; j < vocab; j += 32) mx = fmaxf(mx, load_f(logits, ldt, base + j));
+  mx = warp_max(mx);
+  sum = 0.0f;
+  for (int j = lane; j < vocab; j += 32) sum += expf(load_f(logits, ldt, base + j) - mx);
+  sum = warp_sum(sum);
+}
+
 /// losses [N] f32 (0 where label == -100). Labels outside [0, V) otherwise give NaN.
 extern "C" __global__ void cross_entropy_forward_kernel(int kind, const void* logits, int ldt, const int* labels,
                                                         float* losses, i64 rows, int vocab) {
@@ -23,20 +41,14 @@ extern "C" __global__ void cross_entropy_forward_kernel(int kind, const void* lo
     if (label == IGNORE_LABEL) { if (lane == 0) losses[r] = 0.0f; continue; }
     if (label < 0 || label >= vocab) { if (lane == 0) losses[r] = HRM_NAN; continue; }
     if (kind == CE_STABLEMAX) {
-      double sum = 0.0;
-      for (int j = lane; j < vocab; j += 32) sum += stablemax_s((double)load_f(logits, ldt, base + j));
-      sum = warp_sum_d(sum);
+      const double sum = row_stablemax_sum(logits, ldt, base, vocab, lane);
       if (lane == 0) {
         const double sc = stablemax_s((double)load_f(logits, ldt, base + label));
         losses[r] = (float)(log(sum) - log(sc));
       }
     } else {
-      float mx = -HRM_INF;
-      for (int j = lane; j < vocab; j += 32) mx = fmaxf(mx, load_f(logits, ldt, base + j));
-      mx = warp_max(mx);
-      float sum = 0.0f;
-      for (int j = lane; j < vocab; j += 32) sum += expf(load_f(logits, ldt, base + j) - mx);
-      sum = warp_sum(sum);
+      float mx, sum;
+      row_softmax_stats(logits, ldt, base, vocab, lane, mx, sum);
       if (lane == 0) losses[r] = mx + logf(sum) - load_f(logits, ldt, base + label);
     }
   }
@@ -59,9 +71,7 @@ extern "C" __global__ void cross_entropy_backward_kernel(int kind, const void* l
     }
     const double w = (double)gradScale[0] * (double)weights[r];
     if (kind == CE_STABLEMAX) {
-      double sum = 0.0;
-      for (int j = lane; j < vocab; j += 32) sum += stablemax_s((double)load_f(logits, ldt, base + j));
-      sum = warp_sum_d(sum);
+      const double sum = row_stablemax_sum(logits, ldt, base, vocab, lane);
       for (int j = lane; j < vocab; j += 32) {
         const double x = (double)load_f(logits, ldt, base + j);
         const double s = stablemax_s(x);
@@ -71,12 +81,8 @@ extern "C" __global__ void cross_entropy_backward_kernel(int kind, const void* l
         store_f(grad, gdt, base + j, (float)(w * g));
       }
     } else {
-      float mx = -HRM_INF;
-      for (int j = lane; j < vocab; j += 32) mx = fmaxf(mx, load_f(logits, ldt, base + j));
-      mx = warp_max(mx);
-      float sum = 0.0f;
-      for (int j = lane; j < vocab; j += 32) sum += expf(load_f(logits, ldt, base + j) - mx);
-      sum = warp_sum(sum);
+      float mx, sum;
+      row_softmax_stats(logits, ldt, base, vocab, lane, mx, sum);
       const float inv = 1.0f / sum;
       for (int j = lane; j < vocab; j += 32) {
         float g = expf(load_f(logits, ldt, base + j) - mx) * inv;
