@@ -387,6 +387,25 @@ __device__ __forceinline__ void load_a_rows(unsigned int (*frag)[4], const bf16_
   }
 }
 
+/// The backward's two score products for one 8-column slice (rows nt*8.. of two shared
+/// tiles): c1 += A1 B1^T and c2 += A2 B2^T over the head dims, e.g. S = Q K^T with
+/// dP = dO V^T (dQ kernel) or S^T = K Q^T with dP^T = V dO^T (dK/dV kernel).
+template <int DH>
+__device__ __forceinline__ void mma_score_pair(float (&c1)[4], float (&c2)[4], const unsigned int (*a1)[4],
+                                               const unsigned int (*a2)[4], const bf16_t* tile1, const bf16_t* tile2,
+                                               int nt, int lane) {
+#pragma unroll
+  for (int kc = 0; kc < DH / 16; kc += 2) {
+    unsigned int b1[4], b2[4];
+    ldmatrix_b(b1, tile1, DH + TC_PAD, nt * 8, kc * 16, lane);
+    ldmatrix_b(b2, tile2, DH + TC_PAD, nt * 8, kc * 16, lane);
+    mma_16816(c1, a1[kc], b1[0], b1[1]);
+    mma_16816(c1, a1[kc + 1], b1[2], b1[3]);
+    mma_16816(c2, a2[kc], b2[0], b2[1]);
+    mma_16816(c2, a2[kc + 1], b2[2], b2[3]);
+  }
+}
+
 /// 16-byte asynchronous global -> shared copy (cp.async, L2 only); !valid writes zeros.
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(smem)), "l"(gmem),
@@ -645,16 +664,7 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
 #pragma unroll
           for (int e = 0; e < 4; e++) { st[i][e] = 0.0f; dpt[i][e] = 0.0f; }
           if (nt >= ntValid) continue;
-#pragma unroll
-          for (int kc = 0; kc < DH / 16; kc += 2) {
-            unsigned int bq[4], bo[4];
-            ldmatrix_b(bq, &qs[cur][0][0], DH + TC_PAD, nt * 8, kc * 16, lane);
-            ldmatrix_b(bo, &dos[cur][0][0], DH + TC_PAD, nt * 8, kc * 16, lane);
-            mma_16816(st[i], ka[kc], bq[0], bq[1]);
-            mma_16816(st[i], ka[kc + 1], bq[2], bq[3]);
-            mma_16816(dpt[i], va[kc], bo[0], bo[1]);
-            mma_16816(dpt[i], va[kc + 1], bo[2], bo[3]);
-          }
+          mma_score_pair<DH>(st[i], dpt[i], ka, va, &qs[cur][0][0], &dos[cur][0][0], nt, lane);
 #pragma unroll
           for (int e = 0; e < 4; e++) {
             const int qc = nt * 8 + 2 * t + (e & 1);
@@ -746,16 +756,7 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
 #pragma unroll
         for (int e = 0; e < 4; e++) { s[nt][e] = 0.0f; dp[nt][e] = 0.0f; }
         if (nt >= ntValid) continue;
-#pragma unroll
-        for (int kc = 0; kc < DH / 16; kc += 2) {
-          unsigned int bk[4], bv[4];
-          ldmatrix_b(bk, &ks[cur][0][0], DH + TC_PAD, nt * 8, kc * 16, lane);
-          ldmatrix_b(bv, &vs[cur][0][0], DH + TC_PAD, nt * 8, kc * 16, lane);
-          mma_16816(s[nt], qa[kc], bk[0], bk[1]);
-          mma_16816(s[nt], qa[kc + 1], bk[2], bk[3]);
-          mma_16816(dp[nt], doa[kc], bv[0], bv[1]);
-          mma_16816(dp[nt], doa[kc + 1], bv[2], bv[3]);
-        }
+        mma_score_pair<DH>(s[nt], dp[nt], qa, doa, &ks[cur][0][0], &vs[cur][0][0], nt, lane);
 #pragma unroll
         for (int e = 0; e < 4; e++) {
           float p = fast_exp2(s[nt][e] * scale2 - (e < 2 ? lse0 : lse1));
