@@ -432,6 +432,22 @@ __device__ __forceinline__ void load_tile_async(bf16_t (*tile)[DH + TC_PAD], con
   }
 }
 
+/// Top of a K/V tile loop (forward and dQ) at buffer `cur`, keys k0..: starts copying the
+/// next tile (if `more`) into the other buffer, then waits until the current one has landed
+/// for every thread of the block.
+template <int DH>
+__device__ __forceinline__ void next_kv_tile(bf16_t (*ks)[TC_TILE][DH + TC_PAD], bf16_t (*vs)[TC_TILE][DH + TC_PAD],
+                                             const bf16_t* kbase, const bf16_t* vbase, i64 stride, int cur, int k0,
+                                             bool more, int seq) {
+  if (more) {
+    load_tile_async<DH>(ks[cur ^ 1], kbase, stride, k0 + TC_TILE, seq);
+    load_tile_async<DH>(vs[cur ^ 1], vbase, stride, k0 + TC_TILE, seq);
+  }
+  cp_async_commit();
+  cp_async_wait<1>();
+  __syncthreads();
+}
+
 /// Writes a warp's 16 x DH f32 accumulator (C fragments per 8-column tile) times mul0 (row
 /// r0) / mul1 (row r0 + 8).
 template <int DH>
@@ -491,13 +507,7 @@ __device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restri
 
   for (int it = 0; it < tiles; it++) {
     const int cur = it & 1, k0 = it * TC_TILE;
-    if (it + 1 < tiles) {
-      load_tile_async<DH>(ks[cur ^ 1], kbase, stride, k0 + TC_TILE, seq);
-      load_tile_async<DH>(vs[cur ^ 1], vbase, stride, k0 + TC_TILE, seq);
-    }
-    cp_async_commit();
-    cp_async_wait<1>();
-    __syncthreads();
+    next_kv_tile<DH>(ks, vs, kbase, vbase, stride, cur, k0, it + 1 < tiles, seq);
     if (warpActive) {
       const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key slices holding a real key
       const bool lastTile = k0 + TC_TILE > seq;           // block-uniform: only it holds padding keys
@@ -740,13 +750,7 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
 
   for (int it = 0; it < tiles; it++) {
     const int cur = it & 1, k0 = it * TC_TILE;
-    if (it + 1 < tiles) {
-      load_tile_async<DH>(ks[cur ^ 1], kbase, stride, k0 + TC_TILE, seq);
-      load_tile_async<DH>(vs[cur ^ 1], vbase, stride, k0 + TC_TILE, seq);
-    }
-    cp_async_commit();
-    cp_async_wait<1>();
-    __syncthreads();
+    next_kv_tile<DH>(ks, vs, kbase, vbase, stride, cur, k0, it + 1 < tiles, seq);
     if (warpActive) {
       const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key slices holding a real key
       const bool lastTile = k0 + TC_TILE > seq;           // block-uniform: only it holds padding keys
