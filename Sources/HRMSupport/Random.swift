@@ -22,6 +22,12 @@ public struct HRMRandom: RandomNumberGenerator, Codable, Equatable, Sendable {
     state = s
   }
 
+  /// A generator continuing from a saved `state` (four words, as `state` returns them).
+  public init(state: [UInt64]) {
+    precondition(state.count == 4, "xoshiro256** has four state words, got \(state.count)")
+    self.state = state
+  }
+
   /// Derives an independent stream, e.g. one per epoch or per purpose.
   public init(seed: UInt64, stream: UInt64) {
     self.init(seed: seed ^ (stream &* 0xD1B5_4A32_D192_ED03) &+ stream)

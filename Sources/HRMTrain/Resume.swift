@@ -55,16 +55,13 @@ public final class RunRecorder: TrainerObserver {
   /// Logs the step's metrics and checkpoints every checkpoint_interval steps.
   public func trainerDidStep(_ trainer: Trainer, metrics m: LoggedMetrics) throws {
     log(trainer.step, "train", m.values)
-    // The schedule's last step is always followed by an evaluation and the final checkpoint.
-    if let every = config.checkpointInterval, trainer.step % every == 0, trainer.step < trainer.totalSteps {
-      try save(trainer)
-    }
+    if trainer.checkpointDue(afterEvaluation: false) { try save(trainer) }
   }
 
   /// Logs the evaluation and checkpoints (every evaluation, or only the final one).
   public func trainerDidEvaluate(_ trainer: Trainer, metrics m: LoggedMetrics?) throws {
     if let m = m { log(trainer.step, "eval", m.values) }
-    if config.checkpointEveryEval || trainer.finished { try save(trainer) }
+    if trainer.checkpointDue(afterEvaluation: true) { try save(trainer) }
   }
 
   func log(_ step: Int, _ split: String, _ values: [String: Double]) {

@@ -66,7 +66,8 @@ public final class Trainer {
   /// The data-parallel group this trainer is one rank of (nil: a single process).
   public let communicator: Communicator?
   public internal(set) var step = 0
-  var carry: ACTCarry?
+  /// The ACT carry of this rank's batch rows (nil before the first step).
+  public internal(set) var carry: ACTCarry?
   var sampler: TrainSampler
   /// True once the current iteration's evaluation has run (its checkpoint resumes with the next iteration).
   public internal(set) var iterationComplete = false
@@ -76,6 +77,9 @@ public final class Trainer {
   public var lastCheckpoint: String?
   /// Told after every step and every evaluation (metrics logs, checkpoints); may throw to stop.
   public var observer: TrainerObserver?
+  /// Every rank's carry and RNG, gathered by `run()` on all ranks where a checkpoint is due
+  /// (multi-rank runs), for rank 0's `saveCheckpoint`; nil elsewhere.
+  var gatheredState: GatheredState?
   /// Called after every training step with the step number and normalised metrics.
   public var onStep: ((Int, LoggedMetrics) -> Void)?
   /// Called after every evaluation.
@@ -219,14 +223,37 @@ public final class Trainer {
         try checkFinite(m)
         let logged = LoggedMetrics.train(m, globalBatch: config.globalBatchSize)
         onStep?(step, logged)
-        try observer?.trainerDidStep(self, metrics: logged)
+        try withGatheredState(if: checkpointDue(afterEvaluation: false)) {
+          try observer?.trainerDidStep(self, metrics: logged)
+        }
       }
       let eval = try evaluate()
       if let eval = eval { onEval?(step, eval) }
       iterationComplete = true
       if sampler.state.iteration >= iterations { finished = true }
-      try observer?.trainerDidEvaluate(self, metrics: eval)
+      try withGatheredState(if: checkpointDue(afterEvaluation: true)) {
+        try observer?.trainerDidEvaluate(self, metrics: eval)
+      }
     }
+  }
+
+  /// Whether the run folder takes a checkpoint now: every checkpoint_interval steps (not on
+  /// the last step, which is followed by the final evaluation's), and after every evaluation
+  /// with checkpoint_every_eval, else after the final one. RunRecorder saves exactly there.
+  public func checkpointDue(afterEvaluation: Bool) -> Bool {
+    if afterEvaluation { return config.checkpointEveryEval || finished }
+    guard let every = config.checkpointInterval else { return false }
+    return step % every == 0 && step < totalSteps
+  }
+
+  /// Runs `body` (the observer) with every rank's state gathered when `due` and there are
+  /// several ranks: the gather is collective, so all ranks do it at the same points whether
+  /// or not they write anything.
+  func withGatheredState(if due: Bool, _ body: () throws -> Void) throws {
+    guard due, let comm = group else { return try body() }
+    gatheredState = try gatherState(comm)
+    defer { gatheredState = nil }
+    try body()
   }
 
   /// Stops the run with one line when a step's loss is NaN or infinite.

@@ -13,9 +13,15 @@
 //                             of the metrics logs belongs to the run so far, and the CRC-32C
 //                             of the weights file it pairs with)
 //
+// A data-parallel run writes the same two files from rank 0: every rank's slice of the ACT
+// carry is gathered into the global-batch layout a single process has (rank r's rows at
+// r·B/N ..< (r+1)·B/N), and every rank's exploration RNG goes into `exploration_rngs`, with
+// `world_size`. Resuming needs the same number of ranks; each rank reads the files (a path
+// every rank can see, as the reference's checkpoint loading) and takes its rows.
+//
 // Both files carry a CRC-32C of their data section; the weights are written first, so a
 // state file exists only beside complete weights. Restoring reproduces the uninterrupted
-// run bit for bit on the CPU.
+// run bit for bit on the CPU, with one rank or several.
 
 import Foundation
 import HRMData
@@ -64,11 +70,16 @@ public struct TrainingStateInfo: Codable, Equatable, Sendable {
   public var weightsCRC32C: String
   /// The logs' extent at save time.
   public var logs: LogPosition
+  /// Ranks of the run that wrote it (absent: one).
+  public var worldSize: Int?
+  /// Every rank's exploration RNG, in rank order (multi-rank runs only).
+  public var explorationRNGs: [HRMRandom]?
 
   enum CodingKeys: String, CodingKey {
     case format, version, step, sampler, logs
     case iterationComplete = "iteration_complete", finished, explorationRNG = "exploration_rng"
     case adamSteps = "adam_steps", hasCarry = "has_carry", weightsCRC32C = "weights_crc32c"
+    case worldSize = "world_size", explorationRNGs = "exploration_rngs"
   }
 }
 
@@ -121,9 +132,48 @@ public enum TrainingStateFiles {
   }
 }
 
+/// The per-rank parts of a training state, gathered from every rank (a collective).
+struct GatheredState {
+  /// The ACT carry in the global-batch layout (rank order), nil before the first step.
+  var carry: ACTCarry?
+  /// Every rank's exploration RNG.
+  var rngs: [HRMRandom]
+}
+
 extension Trainer {
+  /// Collects every rank's carry rows and exploration RNG (an all-gather: every rank must
+  /// call it at the same point; RunRecorder's checkpoints come only where `checkpointDue`
+  /// says, and `run()` gathers there on every rank).
+  func gatherState(_ comm: Communicator) throws -> GatheredState {
+    var words = [Int32]()
+    for w in model.rng.state { words += [Int32(truncatingIfNeeded: w), Int32(truncatingIfNeeded: w >> 32)] }
+    let all = try comm.allGather(Tensor(ints: words, shape: [1, words.count], on: backend)).toInt32Array()
+    let rngs = (0..<comm.worldSize).map { r -> HRMRandom in
+      let row = all[(r * words.count)..<((r + 1) * words.count)].map { UInt64(UInt32(bitPattern: $0)) }
+      return HRMRandom(state: stride(from: 0, to: row.count, by: 2).map { row[$0] | row[$0 + 1] << 32 })
+    }
+    // Every rank has a carry after its first step, or none before it.
+    guard let c = carry else { return GatheredState(carry: nil, rngs: rngs) }
+    let g = { (t: Tensor) in try comm.allGather(t) }
+    let global = ACTCarry(
+      inner: InnerCarry(zH: try g(c.inner.zH), zL: try g(c.inner.zL)), steps: try g(c.steps), halted: try g(c.halted),
+      data: DeviceBatch(inputs: try g(c.data.inputs), labels: try g(c.data.labels),
+                        puzzleIdentifiers: try g(c.data.puzzleIdentifiers)))
+    return GatheredState(carry: global, rngs: rngs)
+  }
+
   /// Writes the weights to `path` and the training state beside it (see the file comment).
+  /// With several ranks it is called on rank 0 at a point where `run()` gathered the state.
   public func saveCheckpoint(to path: String, logs: LogPosition = LogPosition()) throws {
+    let gathered: GatheredState?
+    if let comm = group {
+      guard let g = gatheredState else {
+        throw HRMError("checkpoint at step \(step) outside the checkpoint schedule of a \(comm.worldSize)-rank run: the other ranks would not take part")
+      }
+      gathered = g
+    } else {
+      gathered = nil
+    }
     let weightsCRC = try Checkpoint.save(store, config: config, step: step, to: path)
     var items: [SafeTensorsWriter.Item] = []
     var adamSteps: [String: Int] = [:]
@@ -133,7 +183,7 @@ extension Trainer {
       items.append(.f32("optimizer.\(name).exp_avg", shape: s.m.shape, s.m.toArray()))
       items.append(.f32("optimizer.\(name).exp_avg_sq", shape: s.v.shape, s.v.toArray()))
     }
-    if let c = carry {
+    if let c = gathered.map({ $0.carry }) ?? carry {
       for (key, t) in [("carry.z_H", c.inner.zH), ("carry.z_L", c.inner.zL)] {
         items.append(t.dtype == .bf16 ? .bf16(key, shape: t.shape, t.toArray()) : .f32(key, shape: t.shape, t.toArray()))
       }
@@ -145,7 +195,7 @@ extension Trainer {
     let info = TrainingStateInfo(
       format: "hrm-train-state", version: 1, step: step, iterationComplete: iterationComplete, finished: finished,
       sampler: sampler.state, explorationRNG: model.rng, adamSteps: adamSteps, hasCarry: carry != nil,
-      weightsCRC32C: weightsCRC, logs: logs)
+      weightsCRC32C: weightsCRC, logs: logs, worldSize: group?.worldSize, explorationRNGs: gathered?.rngs)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
     let json = String(data: try encoder.encode(info), encoding: .utf8) ?? "{}"
@@ -159,10 +209,6 @@ extension Trainer {
   /// exactly where the checkpointed run was. Nothing is changed when the files are refused.
   @discardableResult
   public func restore(from path: String) throws -> TrainingStateInfo {
-    if let comm = group {
-      // The state file holds rank 0's ACT carry only; per-rank carries are not saved yet.
-      throw HRMError("resume=\(path): resuming a \(comm.worldSize)-rank run is not supported yet (the weights file loads with `hrm evaluate`)")
-    }
     let (weightsPath, statePath) = try TrainingStateFiles.locate(path)
     let weights = try SafeTensorsFile(path: weightsPath)
     try weights.verifyChecksum()
@@ -177,6 +223,13 @@ extension Trainer {
     }
     guard info.format == "hrm-train-state", info.version == 1 else {
       throw HRMError(file: statePath, "unsupported training state format \(info.format) v\(info.version)")
+    }
+    let ranks = group?.worldSize ?? 1, rank = group?.rank ?? 0
+    guard (info.worldSize ?? 1) == ranks else {
+      throw HRMError(file: statePath, "written by a \(info.worldSize ?? 1)-rank run; resume it with \(info.worldSize ?? 1) rank(s), not \(ranks) (every rank continues its own slice of the batch)")
+    }
+    guard ranks == 1 || info.explorationRNGs?.count == ranks else {
+      throw HRMError(file: statePath, "exploration_rngs should hold \(ranks) generators")
     }
     guard weights.metadata[SafeTensorsWriter.checksumKey] == info.weightsCRC32C else {
       throw HRMError(file: statePath, "belongs to other weights than \(weightsPath) (checksum mismatch); both files must come from the same save")
@@ -208,23 +261,39 @@ extension Trainer {
     }
     var restoredCarry: ACTCarry? = nil
     if info.hasCarry {
+      // The file holds the global batch; this rank takes its rows.
       let c = config.arch
-      let b = config.globalBatchSize
-      let zShape = [b, c.totalLength, c.hiddenSize]
+      let b = config.globalBatchSize, local = b / ranks
       let dtype = model.inner.dtype
-      let zH = Tensor(try stateTensor(stateFile, "carry.z_H", shape: zShape), shape: zShape, dtype: dtype, on: backend)
-      let zL = Tensor(try stateTensor(stateFile, "carry.z_L", shape: zShape), shape: zShape, dtype: dtype, on: backend)
-      func ints(_ key: String, _ shape: [Int]) throws -> Tensor {
-        Tensor(ints: try stateInts(stateFile, key, shape: shape), shape: shape, on: backend)
+      func rows<T>(_ all: [T], _ shape: [Int]) -> [T] {
+        let width = shape.dropFirst().reduce(1, *)
+        return Array(all[(rank * local * width)..<((rank + 1) * local * width)])
       }
+      func floats(_ key: String, _ shape: [Int]) throws -> Tensor {
+        Tensor(rows(try stateTensor(stateFile, key, shape: shape), shape), shape: [local] + shape.dropFirst(),
+               dtype: dtype, on: backend)
+      }
+      func ints(_ key: String, _ shape: [Int]) throws -> Tensor {
+        Tensor(ints: rows(try stateInts(stateFile, key, shape: shape), shape), shape: [local] + shape.dropFirst(), on: backend)
+      }
+      let zShape = [b, c.totalLength, c.hiddenSize]
       restoredCarry = ACTCarry(
-        inner: InnerCarry(zH: zH, zL: zL), steps: try ints("carry.steps", [b]), halted: try ints("carry.halted", [b]),
+        inner: InnerCarry(zH: try floats("carry.z_H", zShape), zL: try floats("carry.z_L", zShape)),
+        steps: try ints("carry.steps", [b]), halted: try ints("carry.halted", [b]),
         data: DeviceBatch(inputs: try ints("carry.inputs", [b, c.seqLen]), labels: try ints("carry.labels", [b, c.seqLen]),
                           puzzleIdentifiers: try ints("carry.puzzle_identifiers", [b])))
     }
     let newSampler = try TrainSampler(
       split: trainSet, seed: UInt64(config.seed), epochsPerIter: config.evalInterval ?? config.epochs,
-      sharding: try BatchSharding(globalBatchSize: config.globalBatchSize), state: info.sampler)
+      sharding: sampler.sharding, state: info.sampler)
+    if let comm = group {
+      // Every rank must have read the same checkpoint (e.g. not another node's older copy).
+      let mine = [Double(info.step), Double(UInt32(info.weightsCRC32C, radix: 16).map { $0 & 0xFFFF } ?? 0)]
+      let sums = try comm.allReduceSum(mine, on: backend)
+      guard sums == mine.map({ $0 * Double(comm.worldSize) }) else {
+        throw HRMError(file: statePath, "the ranks restored different checkpoints (rank \(comm.rank) has step \(info.step)); every rank must see the same files")
+      }
+    }
 
     // Commit.
     for (name, values) in modelValues { store.set(name, Tensor(values, shape: store[name].shape, on: backend)) }
@@ -233,7 +302,7 @@ extension Trainer {
       let shape = store[name].shape
       adam.setState(name, m: Tensor(m, shape: shape, on: backend), v: Tensor(v, shape: shape, on: backend), step: steps)
     }
-    model.rng = info.explorationRNG
+    model.rng = info.explorationRNGs?[rank] ?? info.explorationRNG
     sampler = newSampler
     carry = restoredCarry
     step = info.step

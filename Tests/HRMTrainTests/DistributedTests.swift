@@ -1,6 +1,7 @@
 // DistributedTests.swift: data-parallel training without GPUs. Two thread ranks (the
 // ThreadCommunicator test double) must train the same weights as one rank on the same global
-// batches; only rank 0 writes the run folder; RANK/WORLD_SIZE/... parsing; the TCP
+// batches; only rank 0 writes the run folder; a two-rank run resumes exactly from rank 0's
+// checkpoint, and only with two ranks; RANK/WORLD_SIZE/... parsing; the TCP
 // rendezvous (all ranks get the id; a rank that never joins is a clear error within the
 // timeout); gpus=/dist_timeout= validation; the gpus=N launcher's failure handling.
 
@@ -27,14 +28,18 @@ final class DistributedTests: TemporaryFolderTestCase {
     Dictionary(uniqueKeysWithValues: t.store.all.map { ($0.name, $0.tensor.toArray()) })
   }
 
-  struct RunResult { var losses: [Double]; var evals: [LoggedMetrics]; var weights: [String: [Float]]; var steps: Int }
+  struct RunResult {
+    var losses: [Double]; var evals: [LoggedMetrics]; var weights: [String: [Float]]; var steps: Int
+    /// The exploration generator at the end.
+    var rng: HRMRandom
+  }
 
   func train(_ trainer: Trainer) throws -> RunResult {
     var losses: [Double] = [], evals: [LoggedMetrics] = []
     trainer.onStep = { _, m in losses.append(m["lm_loss"]! + 0.5 * (m["q_halt_loss"]! + m["q_continue_loss"]!)) }
     trainer.onEval = { _, m in evals.append(m) }
     try trainer.run()
-    return RunResult(losses: losses, evals: evals, weights: weights(trainer), steps: trainer.step)
+    return RunResult(losses: losses, evals: evals, weights: weights(trainer), steps: trainer.step, rng: trainer.model.rng)
   }
 
   func testTwoRanksTrainTheSameWeightsAsOneRank() throws {
@@ -98,13 +103,57 @@ final class DistributedTests: TemporaryFolderTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: dirs[1]), "rank 1 must not write anything")
   }
 
-  func testMultiRankResumeIsRefused() throws {
-    let c = try config()
+  func testTwoRanksResumeExactly() throws {
+    // Exploration on: each rank's own generator must come back, as well as its carry rows.
+    let c = try config(["arch.halt_max_steps=4", "arch.halt_exploration_prob=0.5", "checkpoint_interval=2"])
+    let dir = "\(tmp!)/run"
+    let full = try ThreadGroup(worldSize: 2).run { comm -> RunResult in
+      let t = try Trainer(config: c, backend: CPUBackend.shared, communicator: comm)
+      t.observer = try t.makeRecorder(directory: dir)
+      return try self.train(t)
+    }
+    XCTAssertEqual(full[0].steps, 8)
+    // Step 2 of halt_max_steps=4: every sequence is mid-flight, so the carry rows matter.
+    let state = try XCTUnwrap(try SafeTensorsFile(path: dir + "/step_2.state.safetensors").metadata["training_state"])
+    let info = try JSONDecoder().decode(TrainingStateInfo.self, from: Data(state.utf8))
+    XCTAssertEqual(info.worldSize, 2)
+    XCTAssertEqual(info.explorationRNGs?.count, 2)
+    XCTAssertNotEqual(info.explorationRNGs?[0], info.explorationRNGs?[1], "per-rank generators")
+    let resumed = try ThreadGroup(worldSize: 2).run { comm -> RunResult in
+      let t = try Trainer(config: c, backend: CPUBackend.shared, communicator: comm)
+      try t.restore(from: dir + "/step_2.safetensors")
+      XCTAssertEqual(t.step, 2)
+      XCTAssertEqual(t.carry?.steps.toInt32Array(), [Int32](repeating: 2, count: c.globalBatchSize / 2), "this rank's rows, mid-flight")
+      return try self.train(t)
+    }
+    for r in 0..<2 {
+      XCTAssertEqual(resumed[r].steps, 8)
+      XCTAssertEqual(resumed[r].losses, Array(full[r].losses.dropFirst(2)), "rank \(r): steps 3-8 as in the uninterrupted run")
+      XCTAssertEqual(resumed[r].rng, full[r].rng, "rank \(r) continues its own exploration stream")
+      for (name, w) in full[r].weights { XCTAssertEqual(resumed[r].weights[name]!, w, "rank \(r): \(name) after resuming") }
+    }
+  }
+
+  func testResumeNeedsTheSameNumberOfRanks() throws {
+    let c = try config(["checkpoint_interval=2", "epochs=1"])
+    let twoRankDir = "\(tmp!)/two", oneRankDir = "\(tmp!)/one"
+    _ = try ThreadGroup(worldSize: 2).run { comm -> Int in
+      let t = try Trainer(config: c, backend: CPUBackend.shared, communicator: comm)
+      t.observer = try t.makeRecorder(directory: twoRankDir)
+      try t.run()
+      return t.step
+    }
+    let single = try Trainer(config: c, backend: CPUBackend.shared)
+    single.observer = try single.makeRecorder(directory: oneRankDir)
+    try single.run()
+    XCTAssertThrowsError(try Trainer(config: c, backend: CPUBackend.shared).restore(from: twoRankDir + "/step_2.safetensors")) { e in
+      XCTAssertTrue((e as? HRMError)?.message.contains("written by a 2-rank run; resume it with 2 rank(s), not 1") ?? false, "\(e)")
+    }
     let errors = try ThreadGroup(worldSize: 2).run { comm -> String in
       let t = try Trainer(config: c, backend: CPUBackend.shared, communicator: comm)
-      do { _ = try t.restore(from: self.tmp); return "" } catch let e as HRMError { return e.message }
+      do { _ = try t.restore(from: oneRankDir + "/step_2.safetensors"); return "" } catch let e as HRMError { return e.message }
     }
-    for e in errors { XCTAssertTrue(e.contains("2-rank run is not supported"), e) }
+    for e in errors { XCTAssertTrue(e.contains("written by a 1-rank run; resume it with 1 rank(s), not 2"), e) }
   }
 
   // MARK: - Environment
