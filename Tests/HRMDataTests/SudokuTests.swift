@@ -6,16 +6,25 @@ import XCTest
 
 @testable import HRMData
 
-/// The 95 puzzles of norvig_top95.csv (read once).
-private let top95: [SudokuPuzzle] = {
-  (try? SudokuCSV.read(path: (sharedSudokuDir as NSString).appendingPathComponent("norvig_top95.csv"))) ?? []
+/// The 95 puzzles of norvig_top95.csv (read once; nil when the shared data is absent).
+private let top95Cache: [SudokuPuzzle]? = {
+  try? SudokuCSV.read(path: (sharedSudokuDir as NSString).appendingPathComponent("norvig_top95.csv"))
 }()
+
+/// The shared top-95 puzzles, or a skip (with the path) where ../shared/data is not checked out.
+private func sharedTop95() throws -> [SudokuPuzzle] {
+  guard let puzzles = top95Cache else {
+    throw XCTSkip("shared Sudoku data not found at \(sharedSudokuDir)/norvig_top95.csv")
+  }
+  return puzzles
+}
 
 final class SudokuCSVTests: XCTestCase {
   private let q = "4.....8.5.3..........7......2.....6.....8.4......1.......6.3.7.5..2.....1.4......"
   private let a = "417369825632158947958724316825437169791586432346912758289643571573291684164875293"
 
   func testReadsSharedCSV() throws {
+    let top95 = try sharedTop95()
     XCTAssertEqual(top95.count, 95)
     let first = try XCTUnwrap(top95.first)
     XCTAssertEqual(first.source, "norvig_top95")
@@ -56,7 +65,8 @@ final class SudokuCSVTests: XCTestCase {
 
 final class SudokuSolverTests: XCTestCase {
   /// Solutions and ratings agree with the CSV, whose rating column was made with the same rule.
-  func testSolvesTop95UniquelyWithTheRecordedRatings() {
+  func testSolvesTop95UniquelyWithTheRecordedRatings() throws {
+    let top95 = try sharedTop95()
     let solver = SudokuSolver()
     var sameRating = 0
     for p in top95 {
@@ -69,6 +79,7 @@ final class SudokuSolverTests: XCTestCase {
   }
 
   func testCountsMultipleAndZeroSolutions() throws {
+    let top95 = try sharedTop95()
     let solver = SudokuSolver()
     let p = try XCTUnwrap(top95.first)
     // The empty grid has many solutions; the search stops at the limit.
@@ -132,6 +143,7 @@ final class SudokuTransformTests: XCTestCase {
   }
 
   func testEachComponentAndRandomTransformsPreserveValidity() throws {
+    let top95 = try sharedTop95()
     let solver = SudokuSolver()
     let p = try XCTUnwrap(top95.dropFirst(7).first)
     let id = SudokuTransform.identity
@@ -160,6 +172,7 @@ final class SudokuTransformTests: XCTestCase {
   }
 
   func testInverseUndoesTheTransform() throws {
+    let top95 = try sharedTop95()
     var rng = HRMRandom(seed: 3)
     var sawTranspose = [false, false]
     for p in top95.prefix(20) {
@@ -221,6 +234,7 @@ final class SudokuGeneratorTests: XCTestCase {
 final class SudokuDatasetTests: XCTestCase {
   /// A folder holding norvig_top95.csv as both train.csv and test.csv.
   private func sourceDir() throws -> String {
+    _ = try sharedTop95()   // skips where the shared data is absent
     let dir = try makeTempDir(self)
     let csv = (sharedSudokuDir as NSString).appendingPathComponent("norvig_top95.csv")
     for name in ["train.csv", "test.csv"] {
@@ -230,6 +244,7 @@ final class SudokuDatasetTests: XCTestCase {
   }
 
   func testBuildFromTop95HasTheRightCountsAndLayout() throws {
+    let top95 = try sharedTop95()
     let src = try sourceDir()
     let options = SudokuBuildOptions(subsampleSize: 30, numAug: 2, seed: 5)
     let ds = try SudokuDataset.build(sourceDir: src, options: options)
@@ -273,6 +288,7 @@ final class SudokuDatasetTests: XCTestCase {
   }
 
   func testMinDifficultyFiltersBothSplitsAndSubsampleOnlyTrain() throws {
+    let top95 = try sharedTop95()
     let src = try sourceDir()
     let expected = top95.filter { $0.rating >= 100 }.count
     XCTAssertGreaterThan(expected, 10)
