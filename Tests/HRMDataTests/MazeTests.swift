@@ -118,6 +118,25 @@ final class MazeTests: XCTestCase {
     XCTAssertThrowsError(try MazeGenerator.makeMaze(item: 0, options: MazeGeneratorOptions(side: 4, minMoves: 20, maxLayouts: 50)))
   }
 
+  func testReferenceWeightingKeepsLayoutsAsOftenAsHundredDraws() throws {
+    // 1 - (1 - q)^100 with q = 2 Q / (F (F - 1)), worked by hand.
+    XCTAssertEqual(MazeGenerator.referenceKeepProbability(qualifyingPairs: 0, freeCells: 500), 0)
+    XCTAssertEqual(MazeGenerator.referenceKeepProbability(qualifyingPairs: 45, freeCells: 10), 1)   // every pair
+    // F = 100, Q = 1: q = 2/9900 = 2.0202e-4; x = -100 ln(1 - q) = 0.0202041, 1 - e^-x = 0.0200013
+    XCTAssertEqual(MazeGenerator.referenceKeepProbability(qualifyingPairs: 1, freeCells: 100), 0.0200013, accuracy: 1e-6)
+    // Q = 4950 of 4950 unordered pairs with F = 100 again: certain.
+    XCTAssertEqual(MazeGenerator.referenceKeepProbability(qualifyingPairs: 4950, freeCells: 100), 1, accuracy: 1e-12)
+
+    // The option changes which layouts are kept, stays deterministic and keeps every check.
+    let plain = MazeGeneratorOptions(side: 12, minMoves: 24, seed: 3)
+    var weighted = plain
+    weighted.referenceWeighting = true
+    let a = try MazeGenerator.generate(count: 8, options: weighted)
+    XCTAssertEqual(try MazeGenerator.generate(count: 8, options: weighted), a, "same seed, same mazes")
+    XCTAssertNotEqual(try MazeGenerator.generate(count: 8, options: plain).map(\.question), a.map(\.question))
+    for m in a { XCTAssertGreaterThanOrEqual(try Maze.checkSolution(question: m.question, answer: m.answer).get(), 24) }
+  }
+
   func testCSVErrorsNameFileAndLine() throws {
     let q = String(repeating: " ", count: 8) + "S" + String(repeating: " ", count: 6) + "G"  // 4x4
     let a = String(repeating: " ", count: 8) + "Sooo" + "   G"
