@@ -873,6 +873,16 @@ __device__ __forceinline__ void wg_wait() { asm volatile("wgmma.wait_group.sync.
 /// Makes the generic-proxy writes to shared memory (cp.async, st.shared) visible to wgmma.
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
+/// Top of a wgmma tile loop: this thread's copies but the newest PENDING groups have landed,
+/// are made visible to wgmma, and the block barrier makes everyone's visible (and says every
+/// warpgroup is done with the previous iteration).
+template <int PENDING>
+__device__ __forceinline__ void wg_tile_ready() {
+  cp_async_wait<PENDING>();
+  fence_proxy_async();
+  __syncthreads();
+}
+
 /// Ties accumulator registers to this point of the program, so the compiler neither reads
 /// them before wgmma.wait_group nor writes them while a wgmma that uses them is in flight.
 template <int N>
@@ -1065,9 +1075,7 @@ __device__ __forceinline__ void attention_forward_wg_impl(const bf16_t* __restri
   float m0 = -HRM_INF, m1 = -HRM_INF, l0 = 0.0f, l1 = 0.0f;
 
   for (int j = 0; j < tiles; j++) {
-    cp_async_wait<1>();   // tile j has landed (this thread's copies; tile j+1 may be in flight) ...
-    fence_proxy_async();  // ... and is visible to wgmma (async proxy) ...
-    __syncthreads();      // ... for every thread; all warpgroups are done with tile j - 2
+    wg_tile_ready<1>();   // tile j is here for all (tile j+1 may be in flight); tile j-2 is free
     if (j + 2 < tiles) copier.load(kv + ((j + 2) % STAGES) * TILE, j + 2, stride, seq);
     cp_async_commit();    // (an empty group near the end keeps the count uniform)
     if (!active) continue;
@@ -1200,9 +1208,7 @@ __device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __re
   for (int step = 0; step < steps; step++) {
     const int i = step >> 1, half = step & 1;
     if (half == 0) {
-      cp_async_wait<0>();
-      fence_proxy_async();
-      __syncthreads();   // tile i visible to all; every warpgroup is done with tile i - 2
+      wg_tile_ready<0>();   // tile i is here for all; every warpgroup is done with tile i - 2
       if (i + 1 < tiles) {
         wg_load_pair(qd + ((i + 1) % 3) * TILE, qbase, stride, gbase, ostride, (i + 1) * 64, seq);
         cp_async_commit();
@@ -1310,9 +1316,7 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
   for (int step = 0; step < steps; step++) {
     const int i = step >> 1, half = step & 1;
     if (half == 0) {
-      cp_async_wait<0>();
-      fence_proxy_async();
-      __syncthreads();   // tile i visible to all; every warpgroup is done with tile i - 2
+      wg_tile_ready<0>();   // tile i is here for all; every warpgroup is done with tile i - 2
       if (i + 1 < tiles) {
         wg_load_pair(kv + ((i + 1) % 3) * TILE, kbase, stride, vbase, stride, (i + 1) * 64, seq);
         cp_async_commit();
