@@ -88,6 +88,9 @@ public struct MazeDatasetCommand: ParsableCommand {
     case (nil, nil), (.some, .some): break
     case (.some, nil):
       if testSize != nil { throw ValidationError("--test-size only applies to --generate (use --test-from-generator)") }
+      if referenceWeighting && testFromGenerator == nil {
+        throw ValidationError("--reference-weighting only applies to generated mazes (--generate or --test-from-generator)")
+      }
       if let m = testFromGenerator, m < 1 { throw ValidationError("--test-from-generator must be at least 1, is \(m)") }
     case (nil, .some(let n)):
       guard n >= 1 else { throw ValidationError("--generate must be at least 1, is \(n)") }

@@ -15,6 +15,15 @@ class CLITestCase: TemporaryFolderTestCase {
     try command.run()
   }
 
+  /// `hrm args...` must be refused while parsing (a usage error) with a message that contains
+  /// every fragment.
+  func assertUsageError(_ args: [String], mentions fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertThrowsError(try HRMCommand.parseAsRoot(args), file: file, line: line) { error in
+      let message = HRMCommand.message(for: error)
+      for f in fragments { XCTAssertTrue(message.contains(f), "'\(f)' missing in: \(message)", file: file, line: line) }
+    }
+  }
+
   /// `hrm args...` must fail with one HRMError line that contains every fragment.
   func assertUserError(_ args: [String], mentions fragments: [String], file: StaticString = #filePath, line: UInt = #line) {
     XCTAssertThrowsError(try run(args), file: file, line: line) { error in

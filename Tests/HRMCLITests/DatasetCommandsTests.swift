@@ -31,6 +31,8 @@ final class DatasetCommandsTests: CLITestCase {
     let a = String(repeating: " ", count: 8) + "Sooo" + "   G"
     try "source,question,answer,rating\n,\(q),\(a),\n".write(toFile: src + "/train.csv", atomically: true, encoding: .utf8)
     assertUserError(["dataset", "maze", "--source-dir", src, "--output-dir", tmp + "/o"], mentions: ["test.csv", "--test-from-generator"])
+    assertUsageError(["dataset", "maze", "--source-dir", src, "--reference-weighting", "--output-dir", tmp + "/o"],
+                     mentions: ["--reference-weighting", "generated mazes"])
     XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/o"))
   }
 
