@@ -5,10 +5,11 @@
 // lse [B, H, T] f32 = log sum_j exp(scale * q . k_j). Scores, softmax and sums in f32; inputs and
 // outputs f32 or bf16 (dtype codes). Head dims 64 and 32 are instantiated.
 //
-// Two implementations. The first (f32 math on CUDA cores) serves f32 tensors and is exact to
-// f32 rounding: one thread owns one query (forward, dQ) or one key (dK/dV) row, and K/V or
+// Three implementations. The first (f32 math on CUDA cores) serves f32 tensors and is exact
+// to f32 rounding: one thread owns one query (forward, dQ) or one key (dK/dV) row, and K/V or
 // Q/dO tiles are staged through shared memory as f32. The second (further down) uses the
-// tensor cores for bf16 tensors.
+// tensor cores for bf16 tensors through mma.sync (any GPU from sm_80). The third, at the end,
+// uses Hopper's warpgroup MMA (wgmma) and exists only in sm_90a builds (HRM_SM90A).
 #include "common.cuh"
 
 #define ATT_THREADS 64   // rows per block (one per thread)
@@ -846,10 +847,13 @@ ATTENTION_TC_MINB_KERNELS(32)
 // query rows; S = Q K^T takes Q from registers (the same A fragments as mma.sync) and K from
 // shared memory through a matrix descriptor; O += P V takes P from registers (the S
 // accumulator re-packed as bf16, exactly as in the mma.sync kernel) and V from shared memory
-// (transposed operand). K/V tiles of 64 keys are double-buffered with cp.async, stored in the
-// no-swizzle "core matrix" order wgmma reads: 8 keys x 16 bytes per 128-byte core matrix,
-// element (key, d) at byte (key/8)*1024 + (d/8)*128 + (key%8)*16 + (d%8)*2. WGS warpgroups
-// per block share every K/V tile. Head dim 64 only.
+// (transposed operand). K/V tiles of 64 keys are copied with cp.async (forward: four buffers
+// in dynamic shared memory, two tiles ahead; backward: three), stored in the no-swizzle "core
+// matrix" order wgmma reads: 8 keys x 16 bytes per 128-byte core matrix, element (key, d) at
+// byte (key/8)*1024 + (d/8)*128 + (key%8)*16 + (d%8)*2. WGS warpgroups per block share every
+// tile. Head dim 64 only. ptxas serialises every wgmma (advisory C7520) when one sits under a
+// condition it cannot prove warpgroup-uniform: hence wg_index() and the unconditional products
+// in the dK/dV loop; Dev/nvrtc-check.py prints the advisory.
 // ===========================================================================================
 #if defined(HRM_SM90A)
 
