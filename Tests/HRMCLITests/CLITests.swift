@@ -6,6 +6,7 @@ import Foundation
 import HRMCLI
 import HRMData
 import HRMSupport
+import TestSupport
 import XCTest
 
 final class CLITests: CLITestCase {
@@ -96,12 +97,11 @@ final class CLITests: CLITestCase {
 /// ARC end to end on a handful of real tasks: build with augmentations, train a tiny model,
 /// evaluate, and score pass@K from the saved predictions.
 final class ARCPipelineTests: CLITestCase {
-  static let arcRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data/arc/ARC-AGI/data").path
+  static let arcRoot = sharedPath("data/arc/ARC-AGI/data")
 
   func testBuildTrainEvaluateScore() throws {
     let fm = FileManager.default
-    guard fm.fileExists(atPath: ARCPipelineTests.arcRoot) else { throw XCTSkip("no ARC data at \(ARCPipelineTests.arcRoot)") }
+    _ = try requireShared("data/arc/ARC-AGI/data", what: "ARC data")
     let tmp = NSTemporaryDirectory() + "hrm-arc-\(getpid())-\(UUID().uuidString)"
     defer { try? fm.removeItem(atPath: tmp) }
     // Two training and two evaluation tasks, in the public repository's layout.

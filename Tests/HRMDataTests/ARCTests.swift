@@ -5,13 +5,9 @@
 import Foundation
 import HRMData
 import HRMSupport
+import TestSupport
 import XCTest
 
-/// The read-only shared ARC task folders: `<package root>/../shared/data/arc`.
-let sharedARCDir: String = {
-  let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-  return root.deletingLastPathComponent().appendingPathComponent("shared/data/arc").path
-}()
 
 final class ARCTests: XCTestCase {
   func testSHA256MatchesFIPSVectors() {
@@ -128,8 +124,7 @@ final class ARCTests: XCTestCase {
 
   /// 5 real tasks (3 training, 2 evaluation) with 20 augmentations, built, loaded and checked.
   func testSmallRealBuildRoundTrips() throws {
-    let source = (sharedARCDir as NSString).appendingPathComponent("ARC-AGI/data")
-    guard FileManager.default.fileExists(atPath: source) else { throw XCTSkip("shared ARC data not found at \(source)") }
+    let source = try requireShared("data/arc/ARC-AGI/data", what: "shared ARC data")
     let tmp = try makeTempDir(self)
     let dirs = (tmp as NSString).appendingPathComponent("src")
     var originals: [String: ARCTask] = [:]

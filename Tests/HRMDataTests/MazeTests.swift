@@ -5,13 +5,9 @@
 import Foundation
 import HRMData
 import HRMSupport
+import TestSupport
 import XCTest
 
-/// The read-only shared maze CSVs: `<package root>/../shared/data/maze/maze-30x30-hard-1k`.
-let sharedMazeDir: String = {
-  let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-  return root.deletingLastPathComponent().appendingPathComponent("shared/data/maze/maze-30x30-hard-1k").path
-}()
 
 final class MazeTests: XCTestCase {
   /// A 4x4 maze: S top-left, G bottom-right, a wall column with a gap at the bottom.
@@ -81,10 +77,7 @@ final class MazeTests: XCTestCase {
   }
 
   func testPublicTrainSplitPassesTheChecks() throws {
-    let path = (sharedMazeDir as NSString).appendingPathComponent("train.csv")
-    guard FileManager.default.fileExists(atPath: path) else {
-      throw XCTSkip("shared maze data not found at \(path)")
-    }
+    let path = try requireShared("data/maze/maze-30x30-hard-1k/train.csv", what: "shared maze data")
     let mazes = try MazeCSV.read(path: path)  // read() runs checkSolution on every row
     XCTAssertEqual(mazes.count, 1000)
     var moves: [Int] = []

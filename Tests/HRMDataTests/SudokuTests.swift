@@ -2,20 +2,21 @@
 
 import Foundation
 import HRMSupport
+import TestSupport
 import XCTest
 
 @testable import HRMData
 
-/// The 95 puzzles of norvig_top95.csv (read once; nil when the shared data is absent).
-private let top95Cache: [SudokuPuzzle]? = {
-  try? SudokuCSV.read(path: (sharedSudokuDir as NSString).appendingPathComponent("norvig_top95.csv"))
-}()
+/// The shared norvig_top95.csv.
+private let top95Path = "data/sudoku/norvig_top95.csv"
+
+/// Its 95 puzzles (read once; nil when the shared data is absent).
+private let top95Cache: [SudokuPuzzle]? = { try? SudokuCSV.read(path: sharedPath(top95Path)) }()
 
 /// The shared top-95 puzzles, or a skip (with the path) where ../shared/data is not checked out.
 private func sharedTop95() throws -> [SudokuPuzzle] {
-  guard let puzzles = top95Cache else {
-    throw XCTSkip("shared Sudoku data not found at \(sharedSudokuDir)/norvig_top95.csv")
-  }
+  _ = try requireShared(top95Path, what: "shared Sudoku data")
+  guard let puzzles = top95Cache else { throw HRMError(file: sharedPath(top95Path), "could not be read") }
   return puzzles
 }
 
@@ -236,7 +237,7 @@ final class SudokuDatasetTests: XCTestCase {
   private func sourceDir() throws -> String {
     _ = try sharedTop95()   // skips where the shared data is absent
     let dir = try makeTempDir(self)
-    let csv = (sharedSudokuDir as NSString).appendingPathComponent("norvig_top95.csv")
+    let csv = sharedPath(top95Path)
     for name in ["train.csv", "test.csv"] {
       try FileManager.default.copyItem(atPath: csv, toPath: (dir as NSString).appendingPathComponent(name))
     }

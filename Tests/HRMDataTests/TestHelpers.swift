@@ -13,12 +13,6 @@ func makeTempDir(_ test: XCTestCase) throws -> String {
   return path
 }
 
-/// The read-only shared Sudoku CSVs: `<package root>/../shared/data/sudoku`.
-let sharedSudokuDir: String = {
-  let here = URL(fileURLWithPath: #filePath)  // <root>/Tests/HRMDataTests/TestHelpers.swift
-  let root = here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-  return root.deletingLastPathComponent().appendingPathComponent("shared/data/sudoku").path
-}()
 
 /// Asserts that `body` throws an HRMError whose one-line message contains every string in `parts`.
 func assertHRMError(

@@ -10,12 +10,7 @@ import XCTest
 
 final class BF16ForwardTests: XCTestCase {
   func testBF16ForwardStaysCloseToReference() throws {
-    let base = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/golden/hrm-tiny-rope-stablemax")
-    guard FileManager.default.fileExists(atPath: base.path + ".safetensors") else {
-      throw XCTSkip("golden fixture \(base.path) not present")
-    }
-    let file = try SafeTensorsFile(path: base.path + ".safetensors")
+    let file = try SafeTensorsFile(path: try requireShared("golden/hrm-tiny-rope-stablemax.safetensors", what: "golden fixture"))
     var c = HRMConfig()
     (c.batchSize, c.seqLen, c.puzzleEmbNdim, c.numPuzzleIdentifiers, c.vocabSize) = (4, 81, 64, 3, 11)
     (c.hCycles, c.lCycles, c.hLayers, c.lLayers, c.hiddenSize, c.numHeads) = (2, 2, 2, 2, 64, 2)

@@ -6,19 +6,16 @@
 import Foundation
 import HRMTensor
 import HRMTrain
+import TestSupport
 import XCTest
 
 final class GoldenTests: XCTestCase {
-  static let goldenDir = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("shared/golden")
 
   func testRopeStablemaxFixture() throws { try check("hrm-tiny-rope-stablemax") }
   func testLearnedSoftmaxFixture() throws { try check("hrm-tiny-learned-softmax") }
 
   func check(_ name: String) throws {
-    let base = GoldenTests.goldenDir.appendingPathComponent(name).path
-    guard FileManager.default.fileExists(atPath: base + ".json") else { throw XCTSkip("golden fixture \(base) not present") }
+    let base = String(try requireShared("golden/\(name).json", what: "golden fixture").dropLast(".json".count))
     let rows = try ReferenceCheck.run(fixture: base, backend: CPUBackend.shared)
     // Every output, gradient and updated tensor of the fixture is compared.
     let file = try SafeTensorsFile(path: base + ".safetensors")
