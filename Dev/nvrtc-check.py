@@ -71,12 +71,10 @@ for f in files:
         m = re.search(r"Compiling entry function '(\w+)'", line)
         if m: name = m.group(1)
         m = re.search(r"Used (\d+) registers", line)
-        if m and name:
-            spill = re.search(r"(\d+) bytes spill stores", text[text.find(name):])
-            print(f"  {name}: {m.group(1)} registers")
-        if "spill" in line and not line.strip().startswith("0 bytes") and " 0 bytes spill stores, 0 bytes spill loads" not in line:
-            print(f"  {name}: {line.strip()}")
-        if "warning" in line.lower(): print("  " + line.strip())
+        if m and name: print(f"  {name}: {m.group(1)} registers")
+        m = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", line)
+        if m and (m.group(1) != "0" or m.group(2) != "0"): print(f"  {name}: {line.strip()}")
+        if "warning" in line.lower() or "Performance" in line: print("  " + line.strip())
 if sass_file:
     open(sass_file, "w").write("\n".join(listing) + "\n")
     print(f"{len(listing)} lines of SASS in {sass_file}")

@@ -13,7 +13,6 @@ func makeTempDir(_ test: XCTestCase) throws -> String {
   return path
 }
 
-
 /// Asserts that `body` throws an HRMError whose one-line message contains every string in `parts`.
 func assertHRMError(
   _ parts: [String], file: StaticString = #filePath, line: UInt = #line, _ body: () throws -> Void
