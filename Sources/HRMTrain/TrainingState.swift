@@ -183,7 +183,7 @@ extension Trainer {
       items.append(.f32("optimizer.\(name).exp_avg", shape: s.m.shape, s.m.toArray()))
       items.append(.f32("optimizer.\(name).exp_avg_sq", shape: s.v.shape, s.v.toArray()))
     }
-    if let c = gathered.map({ $0.carry }) ?? carry {
+    if let c = gathered?.carry ?? carry {   // the global batch when several ranks gathered it
       for (key, t) in [("carry.z_H", c.inner.zH), ("carry.z_L", c.inner.zL)] {
         items.append(t.dtype == .bf16 ? .bf16(key, shape: t.shape, t.toArray()) : .f32(key, shape: t.shape, t.toArray()))
       }
