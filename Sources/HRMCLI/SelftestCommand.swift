@@ -37,7 +37,7 @@ public struct SelftestCommand: ParsableCommand {
     "embedding.cu": ["embeddingForward", "embeddingBackward"],
     "rmsnorm.cu": ["rmsNormForward", "rmsNormBackward", "addRMSNormForward"],
     "rope.cu": ["rope"],
-    "attention.cu": ["attentionForward", "attentionBackward"],
+    "attention.cu": ["attentionForward", "attentionForwardRotary", "attentionBackward"],
     "swiglu.cu": ["swigluForward", "swigluBackward"],
     "losses.cu": ["crossEntropyForward", "crossEntropyBackward", "bceWithLogitsForward", "bceWithLogitsBackward",
                   "rowNormalizedWeights"],

@@ -35,7 +35,7 @@ extension CUDABackend {
     let n = t.count
     guard n > 0 else { return }
     makeCurrent()
-    switch t.dtype {
+    profiled("fill (memset)") { switch t.dtype {
     case .f32:
       checkOrDie(driver.cuMemsetD32Async(t.devicePointer, value.bitPattern, n, stream), "cuMemsetD32Async")
     case .i32:
@@ -43,7 +43,7 @@ extension CUDABackend {
       checkOrDie(driver.cuMemsetD32Async(t.devicePointer, UInt32(bitPattern: v), n, stream), "cuMemsetD32Async")
     case .bf16:
       checkOrDie(driver.cuMemsetD16Async(t.devicePointer, BF16.fromFloat(value), n, stream), "cuMemsetD16Async")
-    }
+    } }
     if debugSync { synchronize() }
   }
 
@@ -256,15 +256,25 @@ extension CUDABackend {
     let batch = qkv.count / (seq * rowWidth)
     precondition(batch * seq * rowWidth == qkv.count && out.count == qkv.count, "rope shapes \(qkv.shape) \(cos.shape)")
     if (headDim / 2) % 8 == 0 && bf16Aligned(qkv, out) {
-      let work = 3 * heads * (headDim / 16)
-      launch("rope.cu", "rope_bf16x8_kernel", grid: (min(batch * seq, 1 << 20), 1, 1), block: (min(256, (work + 31) / 32 * 32), 1, 1),
-             [p(qkv), p(cos), p(sin), p(out), n64(batch), n64(seq), n32(heads), n32(headDim), n32(inverse ? 1 : 0)])
+      // In place the value heads need no copy.
+      ropeVectorised(qkv, cos: cos, sin: sin, out: out, batch: batch, seq: seq, heads: heads, headDim: headDim,
+                     inverse: inverse, slots: 0..<(qkv.devicePointer == out.devicePointer ? 2 : 3) * heads)
       return
     }
     let pairs = 3 * heads * (headDim / 2)
     launch("rope.cu", "rope_kernel", grid: (min(batch * seq, 1 << 20), 1, 1), block: (min(256, (pairs + 31) / 32 * 32), 1, 1),
            [p(qkv), d(qkv), p(cos), p(sin), p(out), d(out), n64(batch), n64(seq), n32(heads), n32(headDim),
             n32(inverse ? 1 : 0)])
+  }
+
+  /// rope_bf16x8_kernel over head slots `slots` of every token (query and key slots rotate,
+  /// value slots copy).
+  private func ropeVectorised(_ qkv: Tensor, cos: Tensor, sin: Tensor, out: Tensor, batch: Int, seq: Int, heads: Int,
+                              headDim: Int, inverse: Bool, slots: Range<Int>) {
+    let work = slots.count * (headDim / 16)
+    launch("rope.cu", "rope_bf16x8_kernel", grid: (blocks(batch * seq * work), 1, 1), block: (256, 1, 1),
+           [p(qkv), p(cos), p(sin), p(out), n64(batch), n64(seq), n32(heads), n32(headDim), n32(inverse ? 1 : 0),
+            n32(slots.lowerBound), n32(slots.upperBound)])
   }
 
   // MARK: - Attention
@@ -319,19 +329,88 @@ extension CUDABackend {
     return seq > 128 ? 2 : 1
   }
 
-  /// Fused attention: tensor-core (mma.sync) kernels for bf16, f32 CUDA-core kernels otherwise.
+  /// Whether the short-sequence forward (one block per head holding all of its Q, K, V;
+  /// attention.cu, `attention_forward_short_64_c*`) serves this call.
+  private func attentionShortApplies(_ qkv: Tensor, _ out: Tensor, seq: Int, headDim: Int) -> Bool {
+    attentionShort && headDim == 64 && seq <= 128 && attentionUsesTensorCores(qkv, out)
+  }
+
+  /// The short-sequence forward; cos/sin nil for no rotation.
+  private func launchShortAttention(qkv: Tensor, rotary: (cos: Tensor, sin: Tensor)?, rotated: Tensor?, out: Tensor,
+                                    lse: Tensor, batch: Int, seq: Int, heads: Int, scale: Float) {
+    let chunks = (seq + 15) / 16   // warps, and 16-key chunks
+    launch("attention.cu", "attention_forward_short_64_c\(chunks)", grid: (batch * heads, 1, 1), block: (32 * chunks, 1, 1),
+           sharedBytes: 3 * 16 * chunks * 72 * 2,
+           [p(qkv), .ptr(rotary?.cos.devicePointer ?? 0), .ptr(rotary?.sin.devicePointer ?? 0), .ptr(rotated?.devicePointer ?? 0),
+            p(out), p(lse), n32(seq), n32(heads), .f32(scale)])
+  }
+
+  /// RoPE + attention: rotated while loading in the short-sequence kernel, else `rope` then
+  /// `attentionForward`.
+  public func attentionForwardRotary(qkv: Tensor, cos: Tensor, sin: Tensor, rotated: Tensor?, out: Tensor, lse: Tensor,
+                                     batch: Int, seq: Int, heads: Int, headDim: Int, scale: Float) {
+    own(qkv, cos, sin, out, lse)
+    if let r = rotated { own(r); precondition(r.count == qkv.count, "rotary attention: rotated must be shaped as qkv") }
+    precondition(cos.dtype == .f32 && sin.dtype == .f32 && cos.count == seq * headDim && sin.count == cos.count,
+                 "rotary attention: cos/sin must be f32 [T, Dh]")
+    checkAttentionShapes(qkv: qkv, out: out, lse: lse, batch: batch, seq: seq, heads: heads, headDim: headDim)
+    guard batch * seq * heads > 0 else { return }
+    if !attentionFusedRoPE {
+      composedRotaryAttention(qkv: qkv, cos: cos, sin: sin, rotated: rotated, out: out, lse: lse, batch: batch,
+                              seq: seq, heads: heads, headDim: headDim, scale: scale)
+      return
+    }
+    if attentionShortApplies(qkv, out, seq: seq, headDim: headDim) && rotated.map({ bf16Aligned($0) }) ?? true {
+      launchShortAttention(qkv: qkv, rotary: (cos, sin), rotated: rotated, out: out, lse: lse, batch: batch,
+                           seq: seq, heads: heads, scale: scale)
+      return
+    }
+    let wgs = headDim == 64 ? attentionForwardWarpgroups(seq) : 0
+    if rotated == nil && wgs > 0 && attentionUsesTensorCores(qkv, out) {
+      // One rope pass writes the rotated query and key heads into a qkv-shaped scratch; the
+      // Hopper forward reads Q and K there and V from qkv (no full rotated copy).
+      let rotatedHeads = Tensor.empty(qkv.shape, qkv.dtype, on: self)
+      ropeVectorised(qkv, cos: cos, sin: sin, out: rotatedHeads, batch: batch, seq: seq, heads: heads, headDim: headDim,
+                     inverse: false, slots: 0..<(2 * heads))
+      launchHopperAttention(qkv: rotatedHeads, values: qkv, out: out, lse: lse, batch: batch, seq: seq, heads: heads,
+                            scale: scale, warpgroups: wgs)
+      return
+    }
+    composedRotaryAttention(qkv: qkv, cos: cos, sin: sin, rotated: rotated, out: out, lse: lse, batch: batch,
+                            seq: seq, heads: heads, headDim: headDim, scale: scale)
+  }
+
+  /// The Hopper (wgmma) forward: Q and K from qkv, V from `values` (qkv-shaped).
+  private func launchHopperAttention(qkv: Tensor, values: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int,
+                                     heads: Int, scale: Float, warpgroups wgs: Int) {
+    // Four 16 KB K/V tiles in dynamic shared memory (attention.cu).
+    launch("attention.cu", "attention_forward_wg_64_g\(wgs)", grid: ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1),
+           block: (128 * wgs, 1, 1), sharedBytes: 4 * 16384,
+           [p(qkv), p(values), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
+  }
+
+  private func checkAttentionShapes(qkv: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int, heads: Int, headDim: Int) {
+    precondition(lse.dtype == .f32 && lse.count == batch * heads * seq, "attention lse must be f32 [B, H, T]")
+    precondition(qkv.count == batch * seq * 3 * heads * headDim && out.count == batch * seq * heads * headDim, "attention shapes")
+  }
+
+  /// Fused attention: the short-sequence kernel for T <= 128, Hopper wgmma or mma.sync
+  /// tensor-core kernels for bf16, f32 CUDA-core kernels otherwise.
   public func attentionForward(qkv: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int,
                                heads: Int, headDim: Int, scale: Float) {
     own(qkv, out, lse)
-    precondition(lse.dtype == .f32 && lse.count == batch * heads * seq, "attention lse must be f32 [B, H, T]")
-    precondition(qkv.count == batch * seq * 3 * heads * headDim && out.count == batch * seq * heads * headDim, "attention shapes")
+    checkAttentionShapes(qkv: qkv, out: out, lse: lse, batch: batch, seq: seq, heads: heads, headDim: headDim)
     guard batch * seq * heads > 0 else { return }
+    if attentionShortApplies(qkv, out, seq: seq, headDim: headDim) {
+      launchShortAttention(qkv: qkv, rotary: nil, rotated: nil, out: out, lse: lse, batch: batch, seq: seq,
+                           heads: heads, scale: scale)
+      return
+    }
     let v = attentionVariant(headDim)
     let wgs = headDim == 64 ? attentionForwardWarpgroups(seq) : 0
     if wgs > 0 && attentionUsesTensorCores(qkv) {
-      // Four 16 KB K/V tiles in dynamic shared memory (attention.cu).
-      launch("attention.cu", "attention_forward_wg_64_g\(wgs)", grid: ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1),
-             block: (128 * wgs, 1, 1), sharedBytes: 4 * 16384, [p(qkv), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
+      launchHopperAttention(qkv: qkv, values: qkv, out: out, lse: lse, batch: batch, seq: seq, heads: heads,
+                            scale: scale, warpgroups: wgs)
       return
     }
     if attentionUsesTensorCores(qkv) {
@@ -357,8 +436,13 @@ extension CUDABackend {
     let v = attentionVariant(headDim)
     let rows = batch * seq * heads
     let delta = scratch(bytes: rows * 4)
-    launch("attention.cu", "attention_backward_delta", grid: (max(1, min((rows + 7) / 8, 1 << 20)), 1, 1), block: (256, 1, 1),
-           [p(out), d(out), p(gradOut), d(gradOut), .ptr(delta.address), n32(batch), n32(seq), n32(heads), n32(headDim)])
+    if headDim % 8 == 0 && (headDim / 8) & (headDim / 8 - 1) == 0 && headDim <= 256 && bf16Aligned(out, gradOut) {
+      launch("attention.cu", "attention_backward_delta_bf16", grid: (blocks(rows * headDim / 8), 1, 1), block: (256, 1, 1),
+             [p(out), p(gradOut), .ptr(delta.address), n32(batch), n32(seq), n32(heads), n32(headDim)])
+    } else {
+      launch("attention.cu", "attention_backward_delta", grid: (max(1, min((rows + 7) / 8, 1 << 20)), 1, 1), block: (256, 1, 1),
+             [p(out), d(out), p(gradOut), d(gradOut), .ptr(delta.address), n32(batch), n32(seq), n32(heads), n32(headDim)])
+    }
     let grid = ((seq + 63) / 64, batch * heads, 1)
     if attentionUsesTensorCores(qkv, gradOut) {
       let args: [KernelArg] = [p(qkv), p(lse), .ptr(delta.address), p(gradOut), p(gradQKV), d(gradQKV),

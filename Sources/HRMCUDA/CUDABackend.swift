@@ -60,6 +60,16 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// run 9 (forward T901 -10%, backward -9..12%, docs/perf-cuda.md). Env HRM_CUDA_ATTN_MINB=0
   /// turns it off. For experiments and the bench.
   public var attentionMinBlocks: Bool
+  /// Use the short-sequence attention forward (T <= 128, head dim 64: one block per head,
+  /// RoPE applied while loading; attention.cu) where it applies: the default. Env
+  /// HRM_CUDA_ATTN_SHORT=0 turns it off (the mma.sync tile kernels and a separate rope pass
+  /// run instead). For experiments and the bench.
+  public var attentionShort: Bool
+  /// attentionForwardRotary without the full rope pass (the default): the short kernel
+  /// rotates Q and K while loading them; for the Hopper kernel one pass rotates only the
+  /// query and key heads into a scratch and V is read in place. Env HRM_CUDA_ATTN_ROPE=0 runs
+  /// rope (all heads) and then attention. For experiments and the bench.
+  public var attentionFusedRoPE: Bool
   /// Warpgroups (of 64 query rows) per block of the Hopper wgmma attention forward, 1 to 4;
   /// 0 turns that kernel off (the mma.sync kernels run instead); nil picks by sequence length
   /// (attentionForwardWarpgroups). It runs only where the kernels are built for sm_90a. Env
@@ -94,6 +104,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   private var functions: [String: OpaquePointer] = [:]
   /// Dynamic shared-memory limits raised with cuFuncSetAttribute, by kernel name.
   private var sharedLimits: [String: Int] = [:]
+  /// Event pairs around each call while a profile is taken (beginProfile / endProfile).
+  let profiler = KernelProfiler()
   /// Kernel files loaded so far from the disk cache.
   public private(set) var kernelFilesFromCache = 0
   /// Kernel files compiled so far by NVRTC.
@@ -170,6 +182,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     self.forceSimpleGemm = env["HRM_CUDA_GEMM"] == "simple"
     self.forceSimpleAttention = env["HRM_CUDA_ATTENTION"] == "simple"
     self.attentionMinBlocks = env["HRM_CUDA_ATTN_MINB"] != "0"
+    self.attentionShort = env["HRM_CUDA_ATTN_SHORT"] != "0"
+    self.attentionFusedRoPE = env["HRM_CUDA_ATTN_ROPE"] != "0"
     self.attentionWarpgroups = env["HRM_CUDA_ATTN_WGS"].flatMap { Int($0) }.flatMap { (0...4).contains($0) ? $0 : nil }
     self.attentionBackwardWarpgroups = env["HRM_CUDA_ATTN_BWD_WGS"].flatMap { Int($0) }.flatMap { (0...2).contains($0) ? $0 : nil }
     self.gemmTune = env["HRM_CUDA_GEMM_TUNE"] != "0"
@@ -317,7 +331,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   func copyBytes(from src: UInt64, to dst: UInt64, count: Int) {
     guard count > 0 else { return }
     makeCurrent()
-    checkOrDie(driver.cuMemcpyDtoDAsync(dst, src, count, stream), "cuMemcpyDtoDAsync(\(count) bytes)")
+    profiled("device copy") {
+      checkOrDie(driver.cuMemcpyDtoDAsync(dst, src, count, stream), "cuMemcpyDtoDAsync(\(count) bytes)")
+    }
   }
 
   /// Scratch memory for one op (returned to the cache when the Buffer dies; stream order
@@ -389,7 +405,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     makeCurrent()
     if sharedBytes > 48 * 1024 { allowDynamicShared(f, kernel, bytes: sharedBytes) }
     var storage = [UInt64](repeating: 0, count: max(args.count, 1))
-    let status: CUresult = storage.withUnsafeMutableBytes { raw in
+    var status: CUresult = 0
+    profiled(kernel) { status = storage.withUnsafeMutableBytes { raw in
       let base = raw.baseAddress!
       var pointers = [UnsafeMutableRawPointer?](repeating: nil, count: args.count)
       for (i, arg) in args.enumerated() {
@@ -407,7 +424,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
                               UInt32(block.0), UInt32(block.1), UInt32(block.2),
                               UInt32(sharedBytes), stream, p.baseAddress, nil)
       }
-    }
+    } }
     checkOrDie(status, "cuLaunchKernel(\(kernel), grid \(grid), block \(block))")
     if debugSync {
       checkOrDie(driver.cuStreamSynchronize(stream), "kernel \(kernel) (grid \(grid), block \(block))")

@@ -108,6 +108,22 @@ public enum BackendBench {
     timed("attentionForward bf16 \(b) T\(seq) H\(heads)", flops(attnFlops)) {
       be.attentionForward(qkv: qkv, out: attn, lse: lse, batch: batch, seq: seq, heads: heads, headDim: headDim, scale: scale)
     }
+    // RoPE tables as the model builds them (cos/sin of t * theta^(-2i/Dh), halves equal).
+    func ropeTables(_ n: Int) -> (Tensor, Tensor) {
+      var c = [Float](repeating: 0, count: n * headDim), s = c
+      for pos in 0..<n {
+        for i in 0..<(headDim / 2) {
+          let a = Float(pos) * Float(pow(10000.0, -Double(2 * i) / Double(headDim)))
+          for j in [i, i + headDim / 2] { c[pos * headDim + j] = cos(a); s[pos * headDim + j] = sin(a) }
+        }
+      }
+      return (Tensor(c, shape: [n, headDim], on: be), Tensor(s, shape: [n, headDim], on: be))
+    }
+    let (cosT, sinT) = ropeTables(seq)
+    timed("attentionForwardRotary bf16 \(b) T\(seq) H\(heads)", flops(attnFlops)) {
+      be.attentionForwardRotary(qkv: qkv, cos: cosT, sin: sinT, rotated: nil, out: attn, lse: lse, batch: batch, seq: seq,
+                                heads: heads, headDim: headDim, scale: scale)
+    }
     let gattn = t([batch, seq, d], .bf16, 0.1)
     let gqkv = Tensor.empty([batch, seq, 3 * d], .bf16, on: be)
     timed("attentionBackward bf16 \(b) T\(seq) H\(heads)", flops(2.5 * attnFlops)) {
@@ -164,6 +180,17 @@ public enum BackendBench {
         timed("attentionForward bf16 B\(lb) T\(lt) H\(heads)", flops(lf)) {
           be.attentionForward(qkv: lq, out: lo, lse: ll, batch: lb, seq: lt, heads: heads, headDim: headDim, scale: scale)
         }
+        let (lcos, lsin) = ropeTables(lt)
+        timed("attentionForwardRotary bf16 B\(lb) T\(lt) H\(heads)", flops(lf)) {
+          be.attentionForwardRotary(qkv: lq, cos: lcos, sin: lsin, rotated: nil, out: lo, lse: ll, batch: lb, seq: lt,
+                                    heads: heads, headDim: headDim, scale: scale)
+        }
+        cuda.attentionFusedRoPE = false
+        timed("attentionForwardRotary bf16 B\(lb) T\(lt) H\(heads) as rope + attention", flops(lf)) {
+          be.attentionForwardRotary(qkv: lq, cos: lcos, sin: lsin, rotated: nil, out: lo, lse: ll, batch: lb, seq: lt,
+                                    heads: heads, headDim: headDim, scale: scale)
+        }
+        cuda.attentionFusedRoPE = true
         timed("attentionBackward bf16 B\(lb) T\(lt) H\(heads)", flops(2.5 * lf)) {
           be.attentionBackward(qkv: lq, out: lo, lse: ll, gradOut: lg, gradQKV: lgq, batch: lb, seq: lt, heads: heads,
                                headDim: headDim, scale: scale)
@@ -228,8 +255,7 @@ public enum BackendBench {
     timed("swigluBackward bf16 [\(rows),\(2 * inner)]", bytes(Double(rows * inner * 10))) {
       be.swigluBackward(gateUp: gu, gradOut: h, gradGateUp: ggu)
     }
-    let cosT = t([seq, headDim], .f32), sinT = t([seq, headDim], .f32)
-    timed("rope bf16 in place [\(rows),\(3 * d)]", bytes(Double(rows * 3 * d * 4))) {
+    timed("rope bf16 in place (query and key heads) [\(rows),\(3 * d)]", bytes(Double(rows * 2 * d * 4))) {
       be.rope(qkv, cos: cosT, sin: sinT, heads: heads, headDim: headDim, inverse: false, out: qkv)
     }
     timed("addScaled bf16 [\(rows),\(d)]", bytes(Double(rows * d * 6))) { be.addScaled(x, alpha: 1, y, beta: 1, out: y) }

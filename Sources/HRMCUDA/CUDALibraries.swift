@@ -71,6 +71,10 @@ struct DriverAPI {
   let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, UnsafeRawPointer) -> CUresult
   let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, CUhandle, UnsafePointer<CChar>) -> CUresult
   let cuFuncSetAttribute: @convention(c) (CUhandle, Int32, Int32) -> CUresult
+  let cuEventCreate: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, UInt32) -> CUresult
+  let cuEventRecord: @convention(c) (CUhandle, CUhandle) -> CUresult
+  let cuEventSynchronize: @convention(c) (CUhandle) -> CUresult
+  let cuEventElapsedTime: @convention(c) (UnsafeMutablePointer<Float>, CUhandle, CUhandle) -> CUresult
   let cuLaunchKernel: @convention(c) (CUhandle, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, CUhandle,
                                       UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
                                       UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> CUresult
@@ -107,6 +111,11 @@ struct DriverAPI {
       cuModuleLoadData: try s("cuModuleLoadData", (@convention(c) (UnsafeMutablePointer<OpaquePointer?>, UnsafeRawPointer) -> CUresult).self),
       cuModuleGetFunction: try s("cuModuleGetFunction", (@convention(c) (UnsafeMutablePointer<OpaquePointer?>, CUhandle, UnsafePointer<CChar>) -> CUresult).self),
       cuFuncSetAttribute: try s("cuFuncSetAttribute", (@convention(c) (CUhandle, Int32, Int32) -> CUresult).self),
+      cuEventCreate: try s("cuEventCreate", (@convention(c) (UnsafeMutablePointer<OpaquePointer?>, UInt32) -> CUresult).self),
+      cuEventRecord: try s("cuEventRecord", (@convention(c) (CUhandle, CUhandle) -> CUresult).self),
+      cuEventSynchronize: try s("cuEventSynchronize", (@convention(c) (CUhandle) -> CUresult).self),
+      cuEventElapsedTime: try (dlsym(h, "cuEventElapsedTime_v2") != nil ? s("cuEventElapsedTime_v2", (@convention(c) (UnsafeMutablePointer<Float>, CUhandle, CUhandle) -> CUresult).self)
+                                                                         : s("cuEventElapsedTime", (@convention(c) (UnsafeMutablePointer<Float>, CUhandle, CUhandle) -> CUresult).self)),
       cuLaunchKernel: try s("cuLaunchKernel", (@convention(c) (CUhandle, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, CUhandle,
                                                                UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
                                                                UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> CUresult).self))

@@ -279,7 +279,7 @@ extension BackendSelfTest {
       (.f32, 2, 82, 4, 64), (.f32, 2, 33, 3, 32), (.bf16, 2, 200, 2, 64), (.bf16, 3, 82, 8, 64),
       (.f32, 1, 1024, 2, 64), (.f32, 3, 1, 4, 64), (.bf16, 2, 130, 2, 32), (.bf16, 1, 1024, 2, 64),
       (.bf16, 2, 64, 2, 64), (.bf16, 3, 1, 4, 32), (.bf16, 2, 100, 3, 32), (.bf16, 2, 901, 2, 64),
-      (.bf16, 2, 7, 2, 64), (.bf16, 1, 129, 3, 64),
+      (.bf16, 2, 7, 2, 64), (.bf16, 1, 129, 3, 64), (.bf16, 2, 128, 2, 64), (.bf16, 1, 17, 3, 64),
     ]
     for (dtype, batch, seq, heads, headDim) in configs {
       let variant = "\(dtype) B\(batch) T\(seq) H\(heads) Dh\(headDim)"
@@ -292,6 +292,22 @@ extension BackendSelfTest {
         be.attentionForward(qkv: S.make(qkv, [batch, seq, width], dtype, on: be), out: out, lse: lse,
                             batch: batch, seq: seq, heads: heads, headDim: headDim, scale: scale)
         return [out, lse]
+      }
+      if headDim == 64 && wants("attentionForwardRotary") && !skipped.contains("attentionForwardRotary") {
+        // Independent random tables (halves differ), as in the rope checks.
+        let cosT = uniform(seq * headDim, -1, 1), sinT = uniform(seq * headDim, -1, 1)
+        for store in ["", " into a copy", " in place"] {
+          check("attentionForwardRotary", variant + store) { be in
+            let q = S.make(qkv, [batch, seq, width], dtype, on: be)
+            let rotated = store == " in place" ? q : store.isEmpty ? nil : S.poisoned([batch, seq, width], dtype, on: be)
+            let out = S.poisoned([batch, seq, heads * headDim], dtype, on: be)
+            let lse = S.poisoned([batch, heads, seq], .f32, on: be)
+            be.attentionForwardRotary(qkv: q, cos: S.make(cosT, [seq, headDim], .f32, on: be),
+                                      sin: S.make(sinT, [seq, headDim], .f32, on: be), rotated: rotated, out: out,
+                                      lse: lse, batch: batch, seq: seq, heads: heads, headDim: headDim, scale: scale)
+            return [out, lse, q] + (rotated.map { [$0] } ?? [])
+          }
+        }
       }
       // The backward gets the same forward results on both backends (the reference's).
       if !wants("attentionBackward") || skipped.contains("attentionBackward") { continue }

@@ -158,6 +158,10 @@ public final class HRMACT {
 
   /// One ACT segment. `batch` offers a new example for every slot; only halted slots take it.
   public func step(_ carry: ACTCarry, batch: DeviceBatch, training: Bool) -> (ACTCarry, ACTOutput) {
+    inner.withFrozenWeights { segment(carry, batch: batch, training: training) }
+  }
+
+  private func segment(_ carry: ACTCarry, batch: DeviceBatch, training: Bool) -> (ACTCarry, ACTOutput) {
     let c = config
     let n = carry.steps.count
     let halted = carry.halted

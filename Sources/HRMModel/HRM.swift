@@ -49,11 +49,22 @@ public final class HRMBlock {
                     downProj: downProj.cast(dtype), heads: heads, headDim: headDim, eps: eps)
   }
 
+  /// `casted(to:)` taking the values from `converted` (this block cast earlier, weights
+  /// unchanged since): no conversion runs, the casts are still recorded for the gradient.
+  func casted(reusing converted: HRMBlock) -> HRMBlock {
+    if qkvProj.dtype == converted.qkvProj.dtype { return self }
+    return HRMBlock(qkvProj: castTensor(qkvProj, reusing: converted.qkvProj),
+                    oProj: castTensor(oProj, reusing: converted.oProj),
+                    gateUpProj: castTensor(gateUpProj, reusing: converted.gateUpProj),
+                    downProj: castTensor(downProj, reusing: converted.downProj), heads: heads, headDim: headDim, eps: eps)
+  }
+
   /// u [B, T, D] -> [B, T, D]. cos/sin [T, Dh] for RoPE, nil for learned positions.
   public func callAsFunction(_ u: Tensor, rotary: (cos: Tensor, sin: Tensor)?) -> Tensor {
-    var qkv = linear(u, qkvProj)                                             // [B, T, 3·H·Dh]
-    if let r = rotary { qkv = rope(qkv, cos: r.cos, sin: r.sin, heads: heads, headDim: headDim) }
-    let attn = linear(attention(qkv, heads: heads, headDim: headDim), oProj) // [B, T, D]
+    let qkv = linear(u, qkvProj)                                             // [B, T, 3·H·Dh]
+    let a = rotary.map { rotaryAttention(qkv, cos: $0.cos, sin: $0.sin, heads: heads, headDim: headDim) }
+      ?? attention(qkv, heads: heads, headDim: headDim)                      // RoPE on Q, K first
+    let attn = linear(a, oProj)                                              // [B, T, D]
     let h = addRMSNorm(u, attn, eps: eps)                                    // rmsNorm(u + attn)
     let mlp = linear(swiglu(linear(h, gateUpProj)), downProj)               // [B, T, D]
     return addRMSNorm(h, mlp, eps: eps)
@@ -68,6 +79,11 @@ public final class ReasoningModule {
   /// The module with every weight cast to `dtype` (see HRMBlock.casted).
   func casted(to dtype: DType) -> ReasoningModule {
     ReasoningModule(blocks: blocks.map { $0.casted(to: dtype) })
+  }
+
+  /// The module cast with the values of `converted` (see HRMBlock.casted(reusing:)).
+  func casted(reusing converted: ReasoningModule) -> ReasoningModule {
+    ReasoningModule(blocks: zip(blocks, converted.blocks).map { $0.casted(reusing: $1) })
   }
 
   /// R(z, injection) = blocks(z + injection).
@@ -117,6 +133,10 @@ public final class HRMInner {
   /// H_init / L_init broadcast over the T positions: [1, T·D] in the forward dtype.
   var hInitRow: Tensor
   var lInitRow: Tensor
+
+  /// H and L with their weights in the forward dtype while the weights are frozen
+  /// (`withFrozenWeights`); nil otherwise, when each forward casts them once.
+  private var frozenModules: (L: ReasoningModule, H: ReasoningModule)?
 
   /// The puzzle-embedding rows used by the last training forward (the sparse optimiser's
   /// input): ids [B] and the gathered rows [B, puzzle_emb_ndim], whose `grad` backward fills.
@@ -217,23 +237,41 @@ public final class HRMInner {
     return scale(e, Float(Double(c.hiddenSize).squareRoot()))
   }
 
+  /// Runs `body` with the H and L weights cast to the forward dtype once for every forward
+  /// inside it (an evaluation's segments, a training step's two forwards) instead of once per
+  /// forward. The weights must not change inside `body` (no optimiser step, no loading).
+  /// Nested calls share the outermost cast.
+  public func withFrozenWeights<R>(_ body: () throws -> R) rethrows -> R {
+    if frozenModules != nil { return try body() }
+    frozenModules = castModules()
+    defer { frozenModules = nil }
+    return try body()
+  }
+
+  /// L and H cast to the forward dtype, not recorded.
+  private func castModules() -> (L: ReasoningModule, H: ReasoningModule) {
+    Autodiff.withoutGradient { (L.casted(to: dtype), H.casted(to: dtype)) }
+  }
+
   /// One ACT segment: the H/L recurrence with the one-step gradient, then the heads.
   public func forward(_ carry: InnerCarry, inputs: Tensor, puzzleIdentifiers: Tensor, training: Bool) -> InnerOutput {
     let c = config
     let x = inputEmbedding(inputs: inputs, puzzleIdentifiers: puzzleIdentifiers, training: training)
     var zH = carry.zH
     var zL = carry.zL
+    let cast = frozenModules ?? castModules()   // the weights in the forward dtype, cast once
     Autodiff.withoutGradient {
-      let (L, H) = (self.L.casted(to: dtype), self.H.casted(to: dtype))
       for hc in 0..<c.hCycles {
+        let injection = add(zH, x)   // z_H changes only after the L cycles
         for lc in 0..<c.lCycles where !(hc == c.hCycles - 1 && lc == c.lCycles - 1) {
-          zL = L(zL, injection: add(zH, x), rotary: rotary)
+          zL = cast.L(zL, injection: injection, rotary: rotary)
         }
-        if hc != c.hCycles - 1 { zH = H(zH, injection: zL, rotary: rotary) }
+        if hc != c.hCycles - 1 { zH = cast.H(zH, injection: zL, rotary: rotary) }
       }
     }
-    // The one-step gradient: z_L and z_H enter as constants, x carries gradient.
-    let (L, H) = (self.L.casted(to: dtype), self.H.casted(to: dtype))
+    // The one-step gradient: z_L and z_H enter as constants, x carries gradient; the weight
+    // casts are recorded (with the values already cast) so the gradient reaches the f32 weights.
+    let (L, H) = Autodiff.isRecording ? (self.L.casted(reusing: cast.L), self.H.casted(reusing: cast.H)) : cast
     zL = L(zL, injection: add(zH, x), rotary: rotary)
     zH = H(zH, injection: zL, rotary: rotary)
 

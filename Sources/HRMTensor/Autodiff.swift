@@ -93,11 +93,17 @@ public enum Autodiff {
     return try body()
   }
 
+  /// Whether `record(_:inputs:backward:)` with these inputs would record (for ops whose
+  /// forward does extra work only the backward needs).
+  public static func willRecord(_ inputs: [Tensor]) -> Bool {
+    activeTape != nil && noGradDepth == 0 && inputs.contains(where: { $0.requiresGrad })
+  }
+
   /// Records `output = f(inputs)` when recording and some input requires a gradient.
   /// Returns `output` (marked as requiring a gradient when recorded).
   @discardableResult
   public static func record(_ output: Tensor, inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
-    guard let tape = activeTape, noGradDepth == 0, inputs.contains(where: { $0.requiresGrad }) else {
+    guard willRecord(inputs), let tape = activeTape else {
       return output
     }
     output.requiresGrad = true

@@ -99,6 +99,14 @@ public protocol Backend: AnyObject, Sendable {
   /// lse [B, H, T] f32 receives the softmax log-sum-exp for the backward pass.
   func attentionForward(qkv: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int,
                         heads: Int, headDim: Int, scale: Float)
+  /// RoPE then attention in one call: the H query and H key heads of qkv are rotated as
+  /// `rope` does (cos, sin [T, Dh] f32) and attended as `attentionForward` does. `rotated`
+  /// (nil, a fresh tensor shaped as qkv, or qkv itself) receives what `rope` would write
+  /// (what the backward pass needs); qkv is otherwise left as it was. The default composes
+  /// `rope` and `attentionForward`; a backend overrides it where it can rotate inside the
+  /// attention.
+  func attentionForwardRotary(qkv: Tensor, cos: Tensor, sin: Tensor, rotated: Tensor?, out: Tensor, lse: Tensor,
+                              batch: Int, seq: Int, heads: Int, headDim: Int, scale: Float)
   /// gradQKV [B, T, 3 * H * Dh] (overwritten) from gradOut [B, T, H * Dh].
   func attentionBackward(qkv: Tensor, out: Tensor, lse: Tensor, gradOut: Tensor, gradQKV: Tensor,
                          batch: Int, seq: Int, heads: Int, headDim: Int, scale: Float)
@@ -164,4 +172,44 @@ public protocol Backend: AnyObject, Sendable {
   /// Sparse sign-SGD on table [R, D] f32: sum grads [N, D] rows by ids [N] (duplicates summed),
   /// then for each distinct id u: table[u] = table[u] * (1 - lr*wd) - lr * sign(g_u).
   func sparseSignSGDStep(table: Tensor, ids: Tensor, grads: Tensor, lr: Float, weightDecay: Float)
+
+  // MARK: - Profiling
+
+  /// Starts timing every kernel the backend queues (a no-op where the backend cannot).
+  func beginProfile()
+  /// Stops timing and returns the device time per kernel name, largest first (empty where
+  /// the backend does not profile). Waits for the queued work.
+  func endProfile() -> [KernelTime]
+}
+
+/// Device time spent in one kernel (or library call) between beginProfile and endProfile.
+public struct KernelTime: Codable, Sendable, Equatable {
+  public var name: String
+  public var calls: Int
+  public var milliseconds: Double
+  public init(name: String, calls: Int, milliseconds: Double) {
+    self.name = name
+    self.calls = calls
+    self.milliseconds = milliseconds
+  }
+}
+
+extension Backend {
+  public func attentionForwardRotary(qkv: Tensor, cos: Tensor, sin: Tensor, rotated: Tensor?, out: Tensor, lse: Tensor,
+                                     batch: Int, seq: Int, heads: Int, headDim: Int, scale: Float) {
+    composedRotaryAttention(qkv: qkv, cos: cos, sin: sin, rotated: rotated, out: out, lse: lse,
+                            batch: batch, seq: seq, heads: heads, headDim: headDim, scale: scale)
+  }
+
+  /// `attentionForwardRotary` as `rope` (into `rotated`, or a scratch tensor) followed by
+  /// `attentionForward`: the definition, and the fallback of backends that override it.
+  public func composedRotaryAttention(qkv: Tensor, cos: Tensor, sin: Tensor, rotated: Tensor?, out: Tensor,
+                                      lse: Tensor, batch: Int, seq: Int, heads: Int, headDim: Int, scale: Float) {
+    let r = rotated ?? Tensor.empty(qkv.shape, qkv.dtype, on: self)
+    rope(qkv, cos: cos, sin: sin, heads: heads, headDim: headDim, inverse: false, out: r)
+    attentionForward(qkv: r, out: out, lse: lse, batch: batch, seq: seq, heads: heads, headDim: headDim, scale: scale)
+  }
+
+  public func beginProfile() {}
+  public func endProfile() -> [KernelTime] { [] }
 }

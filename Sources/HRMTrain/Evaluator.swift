@@ -62,7 +62,7 @@ public struct Evaluator {
     let b = batch.batchSize
     let device = DeviceBatch(inputs: batch.inputs, labels: batch.labels, puzzleIdentifiers: batch.puzzleIdentifiers,
                              batch: b, seq: batch.seqLen, on: backend)
-    return Autodiff.withoutGradient {
+    return model.inner.withFrozenWeights { Autodiff.withoutGradient {
       var carry = model.initialCarry(batch: b)
       var segments = [Int32](repeating: 0, count: b)
       var stopped = [Bool](repeating: false, count: b)
@@ -113,7 +113,7 @@ public struct Evaluator {
         outputs = o
       }
       return model.metrics(loss, output: out, carry: carry)
-    }
+    } }
   }
 
   /// Real (non-padding) rows of this rank's test batch (its slice of the effectiveSize rows).

@@ -16,13 +16,17 @@ public struct ModelBenchResult: Codable, Sendable {
   public var trainStepMs: Double
   /// Median milliseconds of one evaluation batch (halt_max_steps segments, no gradient).
   public var evalBatchMs: Double?
+  /// Device time per kernel of one more training step / evaluation batch, taken after the
+  /// timed ones (with `profile`; empty on backends that do not profile).
+  public var trainProfile: [KernelTime]?
+  public var evalProfile: [KernelTime]?
   public var examplesPerSecond: Double { Double(batch) / (trainStepMs / 1000) }
 }
 
 public enum ModelBench {
   /// Runs `warmup` + `repeats` training steps (and optionally evaluation batches).
   public static func run(arch: HRMConfig, batch: Int, backend: Backend, warmup: Int = 2, repeats: Int = 5,
-                         evalRepeats: Int = 0, seed: UInt64 = 0) throws -> ModelBenchResult {
+                         evalRepeats: Int = 0, profile: Bool = false, seed: UInt64 = 0) throws -> ModelBenchResult {
     var c = arch
     c.batchSize = batch
     try c.validate()
@@ -56,7 +60,7 @@ public enum ModelBench {
       store.zeroGrad()
     }
     func evalBatch() {
-      Autodiff.withoutGradient {
+      act.inner.withFrozenWeights { Autodiff.withoutGradient {
         var ec = act.initialCarry(batch: batch)
         var last: ACTOutput? = nil
         for _ in 0..<c.haltMaxSteps {
@@ -65,7 +69,7 @@ public enum ModelBench {
           last = out
         }
         _ = last?.qHalt.toArray()
-      }
+      } }
     }
     func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
     func time(_ body: () -> Void) -> Double {
@@ -82,7 +86,17 @@ public enum ModelBench {
       evalBatch()
       eval = median((0..<evalRepeats).map { _ in time(evalBatch) })
     }
-    return ModelBenchResult(backend: backend.name, batch: batch, seqLen: c.seqLen, parameters: store.parameterCount,
-                            trainStepMs: median(train), evalBatchMs: eval)
+    var result = ModelBenchResult(backend: backend.name, batch: batch, seqLen: c.seqLen,
+                                  parameters: store.parameterCount, trainStepMs: median(train), evalBatchMs: eval)
+    if profile {  // after the timed runs, so event recording cannot slow those
+      func profiled(_ body: () -> Void) -> [KernelTime] {
+        backend.beginProfile()
+        body()
+        return backend.endProfile()
+      }
+      result.trainProfile = profiled(trainStep)
+      if evalRepeats > 0 { result.evalProfile = profiled(evalBatch) }
+    }
+    return result
   }
 }

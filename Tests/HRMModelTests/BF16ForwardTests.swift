@@ -27,4 +27,36 @@ final class BF16ForwardTests: XCTestCase {
     XCTAssertLessThan(relativeError(out.logits.toArray(), try file.floats("step1.logits")), 3e-2)
     XCTAssertLessThan(relativeError(out.qHalt.toArray(), try file.floats("step1.q_halt_logits")), 3e-2)
   }
+
+  /// Weights cast once for a whole scope (withFrozenWeights) give the same bf16 results and
+  /// gradients as the per-forward casts, and the scope's cached casts do not outlive it.
+  func testFrozenWeightCastsMatchPerForwardCasts() throws {
+    var c = HRMConfig()
+    (c.batchSize, c.seqLen, c.puzzleEmbNdim, c.numPuzzleIdentifiers, c.vocabSize) = (2, 9, 16, 2, 6)
+    (c.hCycles, c.lCycles, c.hLayers, c.lLayers, c.hiddenSize, c.numHeads) = (2, 2, 1, 1, 16, 2)
+    (c.haltMaxSteps, c.haltExplorationProb, c.forwardDtype) = (2, 0, "bfloat16")
+    let cpu = CPUBackend.shared
+    let store = ParameterStore.initialize(c, backend: cpu, seed: 3)
+    let inner = try HRMInner(config: c, parameters: store)
+    let inputs = Tensor(ints: (0..<18).map { Int32(1 + $0 % 5) }, shape: [2, 9], on: cpu)
+    let ids = Tensor(ints: [0, 1], shape: [2], on: cpu)
+    let carry = inner.reset(inner.emptyCarry(batch: 2), mask: Tensor(ints: [1, 1], shape: [2], on: cpu))
+    func run() -> (logits: [Float], grad: [Float]) {
+      let tape = Tape()
+      var logits: [Float] = []
+      Autodiff.record(on: tape) {
+        let out = inner.forward(carry, inputs: inputs, puzzleIdentifiers: ids, training: false)
+        logits = out.logits.toArray()
+        tape.backward(sumAll(out.logits.cast(.f32)))
+      }
+      let w = store["L_level.layers.0.mlp.down_proj.weight"]
+      defer { store.zeroGrad() }
+      return (logits, w.grad?.toArray() ?? [])
+    }
+    let plain = run()
+    let frozen = inner.withFrozenWeights { run() }
+    XCTAssertFalse(plain.grad.isEmpty)
+    XCTAssertEqual(frozen.logits, plain.logits)
+    XCTAssertEqual(frozen.grad, plain.grad)
+  }
 }

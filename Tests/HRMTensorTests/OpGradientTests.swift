@@ -56,6 +56,24 @@ final class OpGradientTests: XCTestCase {
     assertGradients(gradCheck([qkv]) { rope($0[0], cos: cos, sin: sin, heads: h, headDim: dh) }, "rope")
   }
 
+  func testRotaryAttentionIsRoPEThenAttention() {
+    let (b, t, h, dh) = (2, 9, 2, 8)
+    let qkv = TestData.parameter([b, t, 3 * h * dh], seed: 17, on: cpu)
+    // Independent random tables (halves differ): the backward must be the exact transpose.
+    let cos = Tensor(TestData.uniform(t * dh, seed: 18, lo: -1, hi: 1), shape: [t, dh], on: cpu)
+    let sin = Tensor(TestData.uniform(t * dh, seed: 19, lo: -1, hi: 1), shape: [t, dh], on: cpu)
+    let before = qkv.toArray()
+    let fused = Autodiff.withoutGradient { rotaryAttention(qkv, cos: cos, sin: sin, heads: h, headDim: dh) }.toArray()
+    let composed = Autodiff.withoutGradient {
+      attention(rope(qkv, cos: cos, sin: sin, heads: h, headDim: dh), heads: h, headDim: dh)
+    }.toArray()
+    XCTAssertEqual(fused, composed)
+    XCTAssertEqual(qkv.toArray(), before, "rotaryAttention must leave its input unchanged")
+    assertGradients(gradCheck([qkv], directions: 3) { rotaryAttention($0[0], cos: cos, sin: sin, heads: h, headDim: dh) },
+                    "rotaryAttention")
+    XCTAssertEqual(qkv.toArray(), before, "recording must not rotate the input in place")
+  }
+
   func testAttention() {
     let (b, t, h, dh) = (2, 13, 3, 8)
     let qkv = TestData.parameter([b, t, 3 * h * dh], seed: 7, on: cpu)

@@ -134,6 +134,34 @@ extern "C" __global__ void attention_backward_delta(const void* out, int odt, co
   }
 }
 
+/// The same for bf16 out and gradOut with 16-byte aligned rows: `lanes` = headDim / 8
+/// consecutive threads (a power of two <= 32) share a row, 8 elements each, one 16-byte load
+/// per tensor, summed with shuffles (a flat grid-stride loop over rows * lanes threads).
+extern "C" __global__ void attention_backward_delta_bf16(const bf16_t* out, const bf16_t* gout, float* delta,
+                                                         int batch, int seq, int heads, int headDim) {
+  const int lanes = headDim / 8;
+  const i64 rows = (i64)batch * seq * heads;
+  // Whole warps iterate together so the shuffles see every lane.
+  for (i64 i = GRID_START; i - (threadIdx.x & 31) < rows * lanes; i += GRID_STRIDE) {
+    const i64 r = i / lanes;
+    float acc = 0.0f;
+    if (r < rows) {
+      float o[8], g[8];
+      unpack_bf16x8(*(const vec16*)(out + i * 8), o);
+      unpack_bf16x8(*(const vec16*)(gout + i * 8), g);
+#pragma unroll
+      for (int k = 0; k < 8; k++) acc += o[k] * g[k];
+    }
+    for (int off = lanes / 2; off > 0; off >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, off);
+    if (r < rows && i % lanes == 0) {
+      const int h = (int)(r % heads);
+      const i64 bt = r / heads;
+      const int t = (int)(bt % seq);
+      delta[(bt / seq * heads + h) * seq + t] = acc;
+    }
+  }
+}
+
 /// dK and dV: one thread per key row; Q and dO tiles stream through shared memory.
 template <int DH>
 __device__ __forceinline__ void attention_backward_kv_impl(const void* qkv, int dt, const float* lse,
@@ -841,6 +869,177 @@ ATTENTION_TC_KERNELS(32, 8)
 ATTENTION_TC_MINB_KERNELS(64)
 ATTENTION_TC_MINB_KERNELS(32)
 
+// Short sequences (T <= 128, head dim 64, bf16): one block per (batch, head) holds the whole
+// head's Q, K and V in shared memory, loaded once through registers so that RoPE can rotate
+// Q and K on the way in (which makes the separate rope pass unnecessary; with `rot` non-null
+// the rotated head is also written there, as rope would, for the backward pass; `rot` may
+// be qkv itself). NC = ceil(T / 16) warps; warp w
+// owns queries 16w .. 16w + 15 and computes its whole score row at once (all NC * 16 keys,
+// padding keys masked), so there is no online rescaling. O is staged through the warp's own
+// Q rows in shared memory and written with 16-byte stores.
+#define SHORT_LD (64 + TC_PAD)   // shared row length (bf16) of the Q, K, V tiles
+
+template <int NC>
+__device__ __forceinline__ void attention_forward_short_impl(const bf16_t* qkv, const float* __restrict__ cosT,
+                                                             const float* __restrict__ sinT, bf16_t* rot,
+                                                             bf16_t* out, float* lse, int seq, int heads, float scale) {
+  constexpr int ROWS = NC * 16;
+  extern __shared__ __align__(16) unsigned char short_smem[];
+  bf16_t (*qs)[SHORT_LD] = (bf16_t (*)[SHORT_LD])short_smem;
+  bf16_t (*ks)[SHORT_LD] = qs + ROWS;
+  bf16_t (*vs)[SHORT_LD] = ks + ROWS;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int bh = blockIdx.x, b = bh / heads, h = bh - b * heads;
+  const i64 stride = 3LL * heads * 64;
+  const i64 base = (i64)b * seq * stride;
+
+  // Load: item = (slot, row, c) for the 16-byte chunks c and c + 4 of a head row (elements
+  // 8c .. 8c + 7 and 32 + 8c .., the RoPE pairs); four consecutive threads cover a row. Each
+  // thread has 6 items: rows r and r + ROWS/2 of each slot, done in two halves (one per row)
+  // whose global loads (Q, K, V chunks and the row's RoPE table values, loaded for a row
+  // clamped into range so that no load waits behind a branch) are all issued first.
+  const int c = threadIdx.x & 3;
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    const int row = (threadIdx.x >> 2) + half * (ROWS / 2);
+    const bool valid = row < seq;
+    const i64 at0 = base + (i64)min(row, seq - 1) * stride + (i64)h * 64 + 8 * c;
+    vec16 v1[3], v2[3];
+#pragma unroll
+    for (int slot = 0; slot < 3; slot++) {
+      v1[slot] = *(const vec16*)(qkv + at0 + (i64)slot * heads * 64);
+      v2[slot] = *(const vec16*)(qkv + at0 + (i64)slot * heads * 64 + 32);
+    }
+    if (cosT != nullptr) {
+      const RopeTable8 rt = rope_table8(cosT + (i64)min(row, seq - 1) * 64, sinT + (i64)min(row, seq - 1) * 64, 8 * c, 32);
+#pragma unroll
+      for (int slot = 0; slot < 2; slot++) rope_apply8(v1[slot], v2[slot], rt, false, v1[slot], v2[slot]);
+    }
+#pragma unroll
+    for (int slot = 0; slot < 3; slot++) {
+      if (!valid) { v1[slot] = vec16{0u, 0u, 0u, 0u}; v2[slot] = v1[slot]; }
+      else if (rot != nullptr && ((cosT != nullptr && slot < 2) || rot != qkv)) {
+        *(vec16*)(rot + at0 + (i64)slot * heads * 64) = v1[slot];
+        *(vec16*)(rot + at0 + (i64)slot * heads * 64 + 32) = v2[slot];
+      }
+      bf16_t (*dst)[SHORT_LD] = slot == 0 ? qs : (slot == 1 ? ks : vs);
+      *(vec16*)&dst[row][8 * c] = v1[slot];
+      *(vec16*)&dst[row][32 + 8 * c] = v2[slot];
+    }
+  }
+  __syncthreads();
+
+  // S = Q K^T for this warp's 16 rows and all ROWS keys; Q fragments by ldmatrix, two 16-dim
+  // chunks at a time.
+  float s[2 * NC][4];
+#pragma unroll
+  for (int n = 0; n < 2 * NC; n++) { s[n][0] = 0.0f; s[n][1] = 0.0f; s[n][2] = 0.0f; s[n][3] = 0.0f; }
+#pragma unroll
+  for (int kc = 0; kc < 4; kc += 2) {
+    unsigned int qa[2][4];
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+      const bf16_t* pq = &qs[warp * 16 + (lane & 15)][(kc + i) * 16 + (lane >> 4) * 8];
+      asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                   : "=r"(qa[i][0]), "=r"(qa[i][1]), "=r"(qa[i][2]), "=r"(qa[i][3])
+                   : "r"(shared_address(pq)) : "memory");
+    }
+#pragma unroll
+    for (int n = 0; n < 2 * NC; n++) {
+      unsigned int bk[4];
+      ldmatrix_b(bk, &ks[0][0], SHORT_LD, n * 8, kc * 16, lane);
+      mma_16816(s[n], qa[0], bk[0], bk[1]);
+      mma_16816(s[n], qa[1], bk[2], bk[3]);
+    }
+  }
+  // Softmax over the whole row (log2 domain), padding keys masked.
+  const float scale2 = scale * TC_LOG2E;
+  float mx0 = -HRM_INF, mx1 = -HRM_INF;
+#pragma unroll
+  for (int n = 0; n < 2 * NC; n++) {
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+      float v = s[n][e] * scale2;
+      if (n * 8 + 2 * t + (e & 1) >= seq) v = -HRM_INF;
+      s[n][e] = v;
+      if (e < 2) mx0 = fmaxf(mx0, v); else mx1 = fmaxf(mx1, v);
+    }
+  }
+  mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+  mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+  mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+  mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+  float l0 = 0.0f, l1 = 0.0f;
+#pragma unroll
+  for (int n = 0; n < 2 * NC; n++) {
+    s[n][0] = fast_exp2(s[n][0] - mx0);
+    s[n][1] = fast_exp2(s[n][1] - mx0);
+    s[n][2] = fast_exp2(s[n][2] - mx1);
+    s[n][3] = fast_exp2(s[n][3] - mx1);
+    l0 += s[n][0] + s[n][1];
+    l1 += s[n][2] + s[n][3];
+  }
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+  // O = P V (P rounded to bf16 as in the other tensor-core kernels).
+  float o[8][4];
+#pragma unroll
+  for (int dn = 0; dn < 8; dn++) { o[dn][0] = 0.0f; o[dn][1] = 0.0f; o[dn][2] = 0.0f; o[dn][3] = 0.0f; }
+#pragma unroll
+  for (int j = 0; j < NC; j++) {
+    unsigned int pa[4];
+    pa[0] = pack_bf16x2(s[2 * j][0], s[2 * j][1]);
+    pa[1] = pack_bf16x2(s[2 * j][2], s[2 * j][3]);
+    pa[2] = pack_bf16x2(s[2 * j + 1][0], s[2 * j + 1][1]);
+    pa[3] = pack_bf16x2(s[2 * j + 1][2], s[2 * j + 1][3]);
+#pragma unroll
+    for (int dn = 0; dn < 8; dn += 2) {
+      unsigned int bv[4];
+      ldmatrix_b_trans(bv, &vs[0][0], SHORT_LD, j * 16, dn * 8, lane);
+      mma_16816(o[dn], pa, bv[0], bv[1]);
+      mma_16816(o[dn + 1], pa, bv[2], bv[3]);
+    }
+  }
+  // O / l into the warp's own Q rows (no other warp reads them), then 16-byte stores.
+  const float inv0 = 1.0f / l0, inv1 = 1.0f / l1;
+  const int r0 = warp * 16 + g;
+  __syncwarp();
+#pragma unroll
+  for (int dn = 0; dn < 8; dn++) {
+    *(unsigned int*)&qs[r0][dn * 8 + 2 * t] = pack_bf16x2(o[dn][0] * inv0, o[dn][1] * inv0);
+    *(unsigned int*)&qs[r0 + 8][dn * 8 + 2 * t] = pack_bf16x2(o[dn][2] * inv1, o[dn][3] * inv1);
+  }
+  __syncwarp();
+  const i64 ostride = (i64)heads * 64;
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    const int row = warp * 16 + i * 4 + (lane >> 3), c8 = (lane & 7) * 8;
+    if (row < seq) *(vec16*)(out + ((i64)b * seq + row) * ostride + (i64)h * 64 + c8) = *(const vec16*)&qs[row][c8];
+  }
+  if (t == 0) {
+    const i64 lbase = ((i64)b * heads + h) * seq;
+    if (r0 < seq) lse[lbase + r0] = mx0 * TC_LN2 + logf(l0);
+    if (r0 + 8 < seq) lse[lbase + r0 + 8] = mx1 * TC_LN2 + logf(l1);
+  }
+}
+
+#define ATTENTION_SHORT_KERNEL(NC)                                                                               \
+  extern "C" __global__ void __launch_bounds__(NC * 32) attention_forward_short_64_c##NC(                        \
+      const bf16_t* qkv, const float* cosT, const float* sinT, bf16_t* rot, bf16_t* out, float* lse, int seq,  \
+      int heads, float scale) {                                                                                  \
+    attention_forward_short_impl<NC>(qkv, cosT, sinT, rot, out, lse, seq, heads, scale);                         \
+  }
+ATTENTION_SHORT_KERNEL(1)
+ATTENTION_SHORT_KERNEL(2)
+ATTENTION_SHORT_KERNEL(3)
+ATTENTION_SHORT_KERNEL(4)
+ATTENTION_SHORT_KERNEL(5)
+ATTENTION_SHORT_KERNEL(6)
+ATTENTION_SHORT_KERNEL(7)
+ATTENTION_SHORT_KERNEL(8)
+
 // ===========================================================================================
 // Hopper forward (sm_90a only: compiled when KernelCompiler targets sm_90a and defines
 // HRM_SM90A). Warpgroup MMA (wgmma.mma_async): one warpgroup (4 warps, 128 threads) owns 64
@@ -1044,9 +1243,12 @@ struct WgTileCopier {
 /// tile j+2 is copied while tile j is used and tile j-1's V is still being read, so a copy
 /// has two tiles of compute to arrive. Descriptors and copy addresses are computed once; a
 /// tile only adds offsets.
+/// Q and K are read from the query and key heads of qkv, V from the value heads of vqkv (both
+/// shaped as qkv: the same tensor, or a copy whose query and key heads were rotated by RoPE;
+/// rotating Q in registers here instead was slower, docs/perf-cuda.md run 29).
 template <int WGS>
-__device__ __forceinline__ void attention_forward_wg_impl(const bf16_t* __restrict__ qkv, void* out, int odt,
-                                                          float* lse, int seq, int heads, float scale) {
+__device__ __forceinline__ void attention_forward_wg_impl(const bf16_t* __restrict__ qkv, const bf16_t* __restrict__ vqkv,
+                                                          void* out, int odt, float* lse, int seq, int heads, float scale) {
   constexpr int DH = 64, TILE = 2 * 64 * DH, STAGES = 4;   // K then V, bf16 elements
   extern __shared__ __align__(128) unsigned char wg_smem[];
   bf16_t* kv = (bf16_t*)wg_smem;
@@ -1065,7 +1267,8 @@ __device__ __forceinline__ void attention_forward_wg_impl(const bf16_t* __restri
   const u64 kdesc = wg_desc(kv, 128, 1024), vdesc = wg_desc(kv + 64 * DH, 1024, 128);
   constexpr u64 BUF = (TILE * 2) >> 4;
 
-  const WgTileCopier<128 * WGS> copier(base + (i64)(heads + h) * DH, base + (i64)(2 * heads + h) * DH, stride);
+  const WgTileCopier<128 * WGS> copier(base + (i64)(heads + h) * DH,
+                                       vqkv + (i64)b * seq * stride + (i64)(2 * heads + h) * DH, stride);
   copier.load(kv, 0, stride, seq);
   cp_async_commit();
   if (tiles > 1) copier.load(kv + TILE, 1, stride, seq);
@@ -1139,20 +1342,20 @@ __device__ __forceinline__ void attention_forward_wg_impl(const bf16_t* __restri
 }
 
 extern "C" __global__ void __launch_bounds__(128) attention_forward_wg_64_g1(
-    const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
-  attention_forward_wg_impl<1>(qkv, out, odt, lse, seq, heads, scale);
+    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_wg_impl<1>(qkv, vqkv, out, odt, lse, seq, heads, scale);
 }
 extern "C" __global__ void __launch_bounds__(256, 2) attention_forward_wg_64_g2(
-    const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
-  attention_forward_wg_impl<2>(qkv, out, odt, lse, seq, heads, scale);
+    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_wg_impl<2>(qkv, vqkv, out, odt, lse, seq, heads, scale);
 }
 extern "C" __global__ void __launch_bounds__(384, 1) attention_forward_wg_64_g3(
-    const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
-  attention_forward_wg_impl<3>(qkv, out, odt, lse, seq, heads, scale);
+    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_wg_impl<3>(qkv, vqkv, out, odt, lse, seq, heads, scale);
 }
 extern "C" __global__ void __launch_bounds__(512, 1) attention_forward_wg_64_g4(
-    const bf16_t* qkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
-  attention_forward_wg_impl<4>(qkv, out, odt, lse, seq, heads, scale);
+    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_wg_impl<4>(qkv, vqkv, out, odt, lse, seq, heads, scale);
 }
 
 /// Backward statistics of a 64-query tile into shared memory, by the first warpgroup

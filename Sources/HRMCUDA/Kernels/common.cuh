@@ -129,3 +129,38 @@ __device__ __forceinline__ vec16 pack_bf16x8(const float* f) {
   vec16 v = {w[0], w[1], w[2], w[3]};
   return v;
 }
+
+/// cos / sin table values for 8 RoPE pairs of one token: elements p..p+7 and p+half..p+half+7
+/// of its table rows (ct / st: 16-byte aligned; p and half multiples of 8).
+struct RopeTable8 { float c1[8], s1[8], c2[8], s2[8]; };
+
+__device__ __forceinline__ RopeTable8 rope_table8(const float* ct, const float* st, int p, int half) {
+  RopeTable8 r;
+#pragma unroll
+  for (int k = 0; k < 8; k += 4) {   // 16-byte loads
+    *(float4*)&r.c1[k] = *(const float4*)(ct + p + k);
+    *(float4*)&r.s1[k] = *(const float4*)(st + p + k);
+    *(float4*)&r.c2[k] = *(const float4*)(ct + p + half + k);
+    *(float4*)&r.s2[k] = *(const float4*)(st + p + half + k);
+  }
+  return r;
+}
+
+/// RoPE on 8 pairs (half-split convention): v1 holds elements p..p+7 of a head, v2 elements
+/// p+half..p+half+7, rt the matching table values. Forward: o1 = x1 cos - x2 sin,
+/// o2 = x2 cos + x1 sin; inverse (the transpose, the backward pass): o1 = x1 cos + x2 sin,
+/// o2 = x2 cos - x1 sin. Shared by rope.cu and the attention kernels that rotate on load, so
+/// both round identically.
+__device__ __forceinline__ void rope_apply8(const vec16& v1, const vec16& v2, const RopeTable8& rt, bool inverse,
+                                            vec16& r1, vec16& r2) {
+  float x1[8], x2[8], o1[8], o2[8];
+  unpack_bf16x8(v1, x1);
+  unpack_bf16x8(v2, x2);
+#pragma unroll
+  for (int k = 0; k < 8; k++) {
+    if (inverse) { o1[k] = x1[k] * rt.c1[k] + x2[k] * rt.s2[k]; o2[k] = x2[k] * rt.c2[k] - x1[k] * rt.s1[k]; }
+    else { o1[k] = x1[k] * rt.c1[k] - x2[k] * rt.s1[k]; o2[k] = x2[k] * rt.c2[k] + x1[k] * rt.s2[k]; }
+  }
+  r1 = pack_bf16x8(o1);
+  r2 = pack_bf16x8(o2);
+}

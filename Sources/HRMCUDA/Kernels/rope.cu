@@ -39,36 +39,31 @@ extern "C" __global__ void rope_kernel(const void* qkv, int idt, const float* co
 }
 
 /// All-bf16 fast path: one thread per 8 consecutive pairs (16-byte loads of elements p..p+7
-/// and p+half..p+half+7). The caller guarantees half % 8 == 0 and 16-byte aligned tensors.
+/// and p+half..p+half+7), a flat grid-stride loop over (token, head slot, group) for head
+/// slots slot0 .. slot1 - 1 of each token (query and key slots rotate, value slots copy): all
+/// 3H slots out of place, the 2H query and key slots in place, or only the key slots H .. 2H
+/// (the attention kernels that rotate Q themselves). The caller guarantees half % 8 == 0 and
+/// 16-byte aligned tensors.
 extern "C" __global__ void rope_bf16x8_kernel(const bf16_t* qkv, const float* cosT, const float* sinT, bf16_t* out,
-                                              i64 batch, i64 seq, int heads, int headDim, int inverse) {
+                                              i64 batch, i64 seq, int heads, int headDim, int inverse, int slot0,
+                                              int slot1) {
   const int half = headDim / 2, groups = half / 8;
-  const int work = 3 * heads * groups;
-  const i64 tokens = batch * seq;
-  for (i64 token = blockIdx.x; token < tokens; token += gridDim.x) {
+  const int work = (slot1 - slot0) * groups;   // per token
+  GRID_LOOP(i, batch * seq * work) {
+    const i64 token = i / work;
+    const int idx = (int)(i - token * work);
     const int t = (int)(token % seq);
-    const float* ct = cosT + (i64)t * headDim;
-    const float* st = sinT + (i64)t * headDim;
-    for (int idx = threadIdx.x; idx < work; idx += blockDim.x) {
-      const int slot = idx / groups, p = (idx - slot * groups) * 8;
-      const i64 base = (token * 3 * heads + slot) * headDim;
-      const vec16 v1 = *(const vec16*)(qkv + base + p), v2 = *(const vec16*)(qkv + base + p + half);
-      if (slot < 2 * heads) {
-        float x1[8], x2[8], o1[8], o2[8];
-        unpack_bf16x8(v1, x1);
-        unpack_bf16x8(v2, x2);
-#pragma unroll
-        for (int k = 0; k < 8; k++) {
-          const float c1 = ct[p + k], s1 = st[p + k], c2 = ct[p + half + k], s2 = st[p + half + k];
-          if (inverse) { o1[k] = x1[k] * c1 + x2[k] * s2; o2[k] = x2[k] * c2 - x1[k] * s1; }
-          else { o1[k] = x1[k] * c1 - x2[k] * s1; o2[k] = x2[k] * c2 + x1[k] * s2; }
-        }
-        *(vec16*)(out + base + p) = pack_bf16x8(o1);
-        *(vec16*)(out + base + p + half) = pack_bf16x8(o2);
-      } else if (out != qkv) {
-        *(vec16*)(out + base + p) = v1;
-        *(vec16*)(out + base + p + half) = v2;
-      }
+    const int slot = slot0 + idx / groups, p = (idx % groups) * 8;
+    const i64 base = (token * 3 * heads + slot) * headDim;
+    const vec16 v1 = *(const vec16*)(qkv + base + p), v2 = *(const vec16*)(qkv + base + p + half);
+    if (slot < 2 * heads) {
+      vec16 o1, o2;
+      rope_apply8(v1, v2, rope_table8(cosT + (i64)t * headDim, sinT + (i64)t * headDim, p, half), inverse != 0, o1, o2);
+      *(vec16*)(out + base + p) = o1;
+      *(vec16*)(out + base + p + half) = o2;
+    } else {
+      *(vec16*)(out + base + p) = v1;
+      *(vec16*)(out + base + p + half) = v2;
     }
   }
 }

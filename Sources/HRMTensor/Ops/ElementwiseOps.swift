@@ -20,6 +20,21 @@ public func castTensor(_ x: Tensor, to dtype: DType) -> Tensor {
   check(x.dtype.isFloat && dtype.isFloat, "cast: only float dtypes convert (\(x.dtype) -> \(dtype))")
   let out = Tensor.empty(x.shape, dtype, on: x.backend)
   x.backend.copy(x, to: out)
+  return recordCast(out, from: x)
+}
+
+/// `castTensor(x, to: converted.dtype)` whose value is already at hand: `converted` holds x
+/// converted earlier (e.g. a weight cast once for several uses while it does not change). No
+/// conversion runs; the result shares converted's memory and records the cast's backward.
+public func castTensor(_ x: Tensor, reusing converted: Tensor) -> Tensor {
+  if x.dtype == converted.dtype { return x }
+  check(converted.shape == x.shape, "cast: the converted tensor \(converted.shape) must be shaped as \(x.shape)")
+  let out = Tensor(buffer: converted.buffer, offset: converted.offset, shape: converted.shape, dtype: converted.dtype)
+  return recordCast(out, from: x)
+}
+
+/// The cast's backward: the gradient converted back to the source dtype.
+private func recordCast(_ out: Tensor, from x: Tensor) -> Tensor {
   let sourceType = x.dtype
   return Autodiff.record(out, inputs: [x]) { g in
     let gx = Tensor.empty(g.shape, sourceType, on: g.backend)

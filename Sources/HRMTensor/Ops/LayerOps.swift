@@ -135,6 +135,31 @@ public func attention(_ qkv: Tensor, heads: Int, headDim: Int) -> Tensor {
   }
 }
 
+/// RoPE on the query and key heads, then attention: `attention(rope(qkv, ...))` as one op, so
+/// a backend can rotate while loading the heads instead of in a separate pass. The rotated
+/// heads are materialised only when the op is recorded (the backward works on them, then
+/// rotates the gradient back).
+public func rotaryAttention(_ qkv: Tensor, cos: Tensor, sin: Tensor, heads: Int, headDim: Int) -> Tensor {
+  check(qkv.rank == 3 && qkv.shape[2] == 3 * heads * headDim,
+        "rotaryAttention: qkv must be [B, T, 3·\(heads)·\(headDim)], got \(qkv.shape)")
+  check(cos.shape == [qkv.shape[1], headDim] && sin.shape == cos.shape,
+        "rotaryAttention: cos/sin must be [\(qkv.shape[1]), \(headDim)], got \(cos.shape)")
+  let (b, t) = (qkv.shape[0], qkv.shape[1])
+  let scale = 1 / Float(headDim).squareRoot()
+  let out = Tensor.empty([b, t, heads * headDim], qkv.dtype, on: qkv.backend)
+  let lse = Tensor.empty([b, heads, t], .f32, on: qkv.backend)
+  let rotated = Autodiff.willRecord([qkv]) ? Tensor.empty(qkv.shape, qkv.dtype, on: qkv.backend) : nil
+  qkv.backend.attentionForwardRotary(qkv: qkv, cos: cos, sin: sin, rotated: rotated, out: out, lse: lse,
+                                     batch: b, seq: t, heads: heads, headDim: headDim, scale: scale)
+  return Autodiff.record(out, inputs: [qkv]) { g in
+    let gx = Tensor.empty(qkv.shape, qkv.dtype, on: g.backend)
+    g.backend.attentionBackward(qkv: rotated!, out: out, lse: lse, gradOut: g, gradQKV: gx, batch: b, seq: t,
+                                heads: heads, headDim: headDim, scale: scale)
+    g.backend.rope(gx, cos: cos, sin: sin, heads: heads, headDim: headDim, inverse: true, out: gx)
+    return [gx]
+  }
+}
+
 /// SwiGLU activation: gateUp [..., 2I] (gate first) -> silu(gate) ⊙ up [..., I].
 public func swiglu(_ gateUp: Tensor) -> Tensor {
   let w = gateUp.shape.last ?? 0
