@@ -95,7 +95,7 @@ extension CUDABackend {
     _ = lt.cublasLtMatmulPreferenceSetAttribute(pref, 8, &alignC, 4)
 
     let size = CublasLtConstants.heuristicResultSize
-    let requested = gemmTune ? gemmCandidates : 1
+    let requested = gemmTune ? 8 : 1
     var results = [UInt8](repeating: 0, count: size * requested)
     var returned: Int32 = 0
     let status = results.withUnsafeMutableBytes {
@@ -239,93 +239,4 @@ extension CUDABackend {
     copy(Tensor(buffer: t.buffer, offset: t.offset, shape: [count], dtype: t.dtype), to: out)
     return out
   }
-
-  /// Column-major, strided-batched bf16 GEMM on device addresses, in cuBLASLt's own terms:
-  /// for each of `count` batches, C [m x n] (leading dimension ldc) = alpha op(A) op(B) with
-  /// op(A) [m x k], op(B) [k x n], f32 accumulation, bf16 output; strides in elements. For
-  /// kernels whose operands are strided views the row-major `gemm` cannot express (the
-  /// attention backward's dQ). The first heuristic result, no tuning. False when cuBLASLt is
-  /// not available or has no algorithm (the caller then uses its own kernel).
-  func batchedGemmBF16(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                       a: UInt64, lda: Int, strideA: Int, b: UInt64, ldb: Int, strideB: Int,
-                       c: UInt64, ldc: Int, strideC: Int, count: Int) -> Bool {
-    guard !forceSimpleGemm, let (lt, handle) = ensureCublasLt() else { return false }
-    let key = BatchedGemmKey(transA: transA, transB: transB, m: m, n: n, k: k, lda: lda, ldb: ldb, ldc: ldc,
-                             strideA: strideA, strideB: strideB, strideC: strideC, count: count,
-                             alignment: min(CUDABackend.alignment(a), CUDABackend.alignment(b), CUDABackend.alignment(c)))
-    let p: GemmPlan?
-    do { p = try batchedPlan(key, lt: lt, handle: handle) } catch { cudaFatal(error) }
-    guard let plan = p, plan.workspaceBytes <= gemmWorkspaceBytes else { return false }
-    lock.lock()
-    if gemmWorkspace == nil { lock.unlock(); let ws = scratch(bytes: gemmWorkspaceBytes); lock.lock(); if gemmWorkspace == nil { gemmWorkspace = ws } }
-    let workspace = gemmWorkspace!
-    lock.unlock()
-    makeCurrent()
-    var alphaV = alpha, betaV: Float = 0
-    var status: Int32 = 0
-    profiled("cuBLASLt batched gemm \(m)x\(n)x\(k) x\(count)") { status = plan.heuristic.withUnsafeBytes { algo in
-      lt.cublasLtMatmul(handle, plan.desc, &alphaV, a, plan.ltA, b, plan.ltB, &betaV, c, plan.ltC, c, plan.ltC,
-                        algo.baseAddress, workspace.address, gemmWorkspaceBytes, stream)
-    } }
-    if status != 0 {
-      cudaFatal(HRMError("cuBLASLt batched cublasLtMatmul(\(m)x\(n)x\(k) x\(count)) failed on \(name): \(lt.describe(status)) (\(status))"))
-    }
-    if debugSync { checkOrDie(driver.cuStreamSynchronize(stream), "batched cublasLtMatmul \(m)x\(n)x\(k)") }
-    return true
-  }
-
-  private func batchedPlan(_ key: BatchedGemmKey, lt: CublasLtAPI, handle: OpaquePointer?) throws -> GemmPlan? {
-    lock.lock()
-    if let p = batchedGemmPlans[key] { lock.unlock(); return p }
-    lock.unlock()
-    let bf16 = CublasLtConstants.dataTypeBF16
-    var desc: OpaquePointer?
-    try lt.check(lt.cublasLtMatmulDescCreate(&desc, CublasLtConstants.computeF32, CublasLtConstants.dataTypeF32), "cublasLtMatmulDescCreate")
-    var opA = key.transA ? CublasLtConstants.opT : CublasLtConstants.opN
-    var opB = key.transB ? CublasLtConstants.opT : CublasLtConstants.opN
-    try lt.check(lt.cublasLtMatmulDescSetAttribute(desc, CublasLtConstants.descTransA, &opA, 4), "cublasLtMatmulDescSetAttribute(TRANSA)")
-    try lt.check(lt.cublasLtMatmulDescSetAttribute(desc, CublasLtConstants.descTransB, &opB, 4), "cublasLtMatmulDescSetAttribute(TRANSB)")
-    func layout(rows: Int, cols: Int, ld: Int, stride: Int, _ what: String) throws -> OpaquePointer? {
-      var l: OpaquePointer?
-      try lt.check(lt.cublasLtMatrixLayoutCreate(&l, bf16, UInt64(rows), UInt64(cols), Int64(ld)), "cublasLtMatrixLayoutCreate(\(what))")
-      var count = Int32(key.count), offset = Int64(stride)
-      try lt.check(lt.cublasLtMatrixLayoutSetAttribute(l, CublasLtConstants.layoutBatchCount, &count, 4), "cublasLtMatrixLayoutSetAttribute(\(what) batch count)")
-      try lt.check(lt.cublasLtMatrixLayoutSetAttribute(l, CublasLtConstants.layoutBatchStride, &offset, 8), "cublasLtMatrixLayoutSetAttribute(\(what) batch stride)")
-      return l
-    }
-    let la = try key.transA ? layout(rows: key.k, cols: key.m, ld: key.lda, stride: key.strideA, "A")
-                            : layout(rows: key.m, cols: key.k, ld: key.lda, stride: key.strideA, "A")
-    let lb = try key.transB ? layout(rows: key.n, cols: key.k, ld: key.ldb, stride: key.strideB, "B")
-                            : layout(rows: key.k, cols: key.n, ld: key.ldb, stride: key.strideB, "B")
-    let lc = try layout(rows: key.m, cols: key.n, ld: key.ldc, stride: key.strideC, "C")
-    var pref: OpaquePointer?
-    try lt.check(lt.cublasLtMatmulPreferenceCreate(&pref), "cublasLtMatmulPreferenceCreate")
-    var ws = UInt64(gemmWorkspaceBytes)
-    try lt.check(lt.cublasLtMatmulPreferenceSetAttribute(pref, CublasLtConstants.prefMaxWorkspaceBytes, &ws, 8), "cublasLtMatmulPreferenceSetAttribute(workspace)")
-    var align = UInt32(key.alignment)
-    for attribute: Int32 in [5, 6, 7, 8] { _ = lt.cublasLtMatmulPreferenceSetAttribute(pref, attribute, &align, 4) }
-    let size = CublasLtConstants.heuristicResultSize
-    var result = [UInt8](repeating: 0, count: size)
-    var returned: Int32 = 0
-    let status = result.withUnsafeMutableBytes {
-      lt.cublasLtMatmulAlgoGetHeuristic(handle, desc, la, lb, lc, lc, pref, 1, $0.baseAddress!, &returned)
-    }
-    if status != 0 || returned == 0 { return nil }
-    let wsNeeded = result.withUnsafeBytes { $0.load(fromByteOffset: CublasLtConstants.heuristicWorkspaceOffset, as: Int.self) }
-    let p = GemmPlan(desc: desc, ltA: la, ltB: lb, ltC: lc, heuristic: result, workspaceBytes: wsNeeded)
-    lock.lock()
-    batchedGemmPlans[key] = p
-    lock.unlock()
-    return p
-  }
-}
-
-/// Everything that selects a strided-batched cuBLASLt plan (batchedGemmBF16).
-struct BatchedGemmKey: Hashable {
-  var transA: Bool, transB: Bool
-  var m: Int, n: Int, k: Int
-  var lda: Int, ldb: Int, ldc: Int
-  var strideA: Int, strideB: Int, strideC: Int
-  var count: Int
-  var alignment: Int
 }

@@ -459,30 +459,7 @@ extension CUDABackend {
       let w = tensorCoreWarps(seq, backward: true)
       let tcGrid = ((seq + 16 * w - 1) / (16 * w), batch * heads, 1)
       let m = attentionMinBlocks && w == 4 ? "_m" : ""
-      if attentionBackwardGEMMForDQ && gradQKV.dtype == .bf16 {
-        // The dK/dV kernel also stores dS^T (bf16); dQ = scale dS K per head as one GEMM
-        // batched over B (column-major, cuBLASLt's terms): dQ_h^T [Dh x T] = K_h^T [Dh x T]
-        // * (dS^T) [T keys x T queries], every operand a strided view of qkv / gradQKV.
-        let ldS = (seq + 7) / 8 * 8
-        let ds = scratch(bytes: batch * heads * seq * ldS * 2)
-        launch("attention.cu", "attention_backward_kv_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1),
-               args + [.ptr(ds.address), n32(ldS)])
-        let row = 3 * heads * headDim
-        var done = true
-        for h in 0..<heads where done {
-          done = batchedGemmBF16(transA: false, transB: true, m: headDim, n: seq, k: seq, alpha: scale,
-                                 a: qkv.devicePointer + UInt64((heads + h) * headDim * 2), lda: row, strideA: seq * row,
-                                 b: ds.address + UInt64(h * seq * ldS * 2), ldb: ldS, strideB: heads * seq * ldS,
-                                 c: gradQKV.devicePointer + UInt64(h * headDim * 2), ldc: row, strideC: seq * row,
-                                 count: batch)
-        }
-        if done { return }
-        // No cuBLASLt algorithm: the dQ kernel writes every head's dQ (dK, dV are done).
-        launch("attention.cu", "attention_backward_q_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1), args)
-        return
-      }
-      launch("attention.cu", "attention_backward_kv_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1),
-             args + [.ptr(0), n32(0)])
+      launch("attention.cu", "attention_backward_kv_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1), args)
       launch("attention.cu", "attention_backward_q_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1), args)
       return
     }

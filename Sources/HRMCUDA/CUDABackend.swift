@@ -70,10 +70,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// query and key heads into a scratch and V is read in place. Env HRM_CUDA_ATTN_ROPE=0 runs
   /// rope (all heads) and then attention. For experiments and the bench.
   public var attentionFusedRoPE: Bool
-  /// Attention backward (mma.sync kernels, bf16 gradients): the dK/dV kernel stores dS and dQ
-  /// is a batched cuBLASLt GEMM per head, instead of the dQ kernel recomputing S and dP. The
-  /// default; env HRM_CUDA_ATTN_DS=0 runs the dQ kernel. For experiments and the bench.
-  public var attentionBackwardGEMMForDQ: Bool
   /// Warpgroups (of 64 query rows) per block of the Hopper wgmma attention forward, 1 to 4;
   /// 0 turns that kernel off (the mma.sync kernels run instead); nil picks by sequence length
   /// (attentionForwardWarpgroups). It runs only where the kernels are built for sm_90a. Env
@@ -88,9 +84,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// differently; env HRM_CUDA_GEMM_TUNE=0 keeps cuBLASLt's first heuristic result (the
   /// same algorithm every run).
   public let gemmTune: Bool
-  /// How many cuBLASLt heuristic results the tuner times per GEMM shape (env
-  /// HRM_CUDA_GEMM_CANDIDATES, 2 to 64; default 8).
-  public let gemmCandidates: Int
   /// When true, every launch is followed by a stream synchronisation, so an asynchronous
   /// fault is reported with the kernel that caused it (env HRM_CUDA_SYNC=1 sets it).
   public var debugSync: Bool
@@ -125,7 +118,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   var cublasLtHandle: OpaquePointer?
   var cublasLtLoadError: String?
   var gemmPlans: [GemmKey: GemmPlan] = [:]
-  var batchedGemmPlans: [BatchedGemmKey: GemmPlan] = [:]
   var gemmWorkspace: Buffer?
   let gemmWorkspaceBytes = 32 << 20
   /// Set HRM_CUDA_GEMM=simple to use the built-in tiled kernel instead of cuBLASLt.
@@ -192,11 +184,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     self.attentionMinBlocks = env["HRM_CUDA_ATTN_MINB"] != "0"
     self.attentionShort = env["HRM_CUDA_ATTN_SHORT"] != "0"
     self.attentionFusedRoPE = env["HRM_CUDA_ATTN_ROPE"] != "0"
-    self.attentionBackwardGEMMForDQ = env["HRM_CUDA_ATTN_DS"] != "0"
     self.attentionWarpgroups = env["HRM_CUDA_ATTN_WGS"].flatMap { Int($0) }.flatMap { (0...4).contains($0) ? $0 : nil }
     self.attentionBackwardWarpgroups = env["HRM_CUDA_ATTN_BWD_WGS"].flatMap { Int($0) }.flatMap { (0...2).contains($0) ? $0 : nil }
     self.gemmTune = env["HRM_CUDA_GEMM_TUNE"] != "0"
-    self.gemmCandidates = env["HRM_CUDA_GEMM_CANDIDATES"].flatMap { Int($0) }.map { min(max($0, 2), 64) } ?? 8
     self.attentionRowGroups = env["HRM_CUDA_ATTN_ROWS"].flatMap { Int($0) }.flatMap { $0 == 1 || $0 == 2 ? $0 : nil }
     if !forceSimpleGemm { _ = ensureCublasLt() }
   }

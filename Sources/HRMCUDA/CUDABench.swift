@@ -195,14 +195,6 @@ public enum BackendBench {
           be.attentionBackward(qkv: lq, out: lo, lse: ll, gradOut: lg, gradQKV: lgq, batch: lb, seq: lt, heads: heads,
                                headDim: headDim, scale: scale)
         }
-        for (b2, t2, q2, o2, l2, g2, gq2) in [(lb, lt, lq, lo, ll, lg, lgq), (batch, seq, qkv, attn, lse, gattn, gqkv)] {
-          cuda.attentionBackwardGEMMForDQ = false
-          timed("attentionBackward bf16 B\(b2) T\(t2) H\(heads) with the dQ kernel", flops(2.5 * 4 * Double(b2 * heads * t2 * t2 * headDim))) {
-            be.attentionBackward(qkv: q2, out: o2, lse: l2, gradOut: g2, gradQKV: gq2, batch: b2, seq: t2, heads: heads,
-                                 headDim: headDim, scale: scale)
-          }
-          cuda.attentionBackwardGEMMForDQ = true
-        }
         let savedMinBlocks = cuda.attentionMinBlocks
         for minBlocks in [false, true] {
           cuda.attentionMinBlocks = minBlocks

@@ -247,7 +247,6 @@ struct CublasLtAPI {
   let cublasLtMatmulDescCreate: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, Int32, Int32) -> Int32
   let cublasLtMatmulDescSetAttribute: @convention(c) (CUhandle, Int32, UnsafeRawPointer, Int) -> Int32
   let cublasLtMatrixLayoutCreate: @convention(c) (UnsafeMutablePointer<OpaquePointer?>, Int32, UInt64, UInt64, Int64) -> Int32
-  let cublasLtMatrixLayoutSetAttribute: @convention(c) (CUhandle, Int32, UnsafeRawPointer, Int) -> Int32
   let cublasLtMatmulPreferenceCreate: @convention(c) (UnsafeMutablePointer<OpaquePointer?>) -> Int32
   let cublasLtMatmulPreferenceSetAttribute: @convention(c) (CUhandle, Int32, UnsafeRawPointer, Int) -> Int32
   let cublasLtMatmulAlgoGetHeuristic: @convention(c) (CUhandle, CUhandle, CUhandle, CUhandle, CUhandle, CUhandle, CUhandle, Int32,
@@ -272,7 +271,6 @@ struct CublasLtAPI {
       cublasLtMatmulDescCreate: try s("cublasLtMatmulDescCreate", (@convention(c) (UnsafeMutablePointer<OpaquePointer?>, Int32, Int32) -> Int32).self),
       cublasLtMatmulDescSetAttribute: try s("cublasLtMatmulDescSetAttribute", (@convention(c) (CUhandle, Int32, UnsafeRawPointer, Int) -> Int32).self),
       cublasLtMatrixLayoutCreate: try s("cublasLtMatrixLayoutCreate", (@convention(c) (UnsafeMutablePointer<OpaquePointer?>, Int32, UInt64, UInt64, Int64) -> Int32).self),
-      cublasLtMatrixLayoutSetAttribute: try s("cublasLtMatrixLayoutSetAttribute", (@convention(c) (CUhandle, Int32, UnsafeRawPointer, Int) -> Int32).self),
       cublasLtMatmulPreferenceCreate: try s("cublasLtMatmulPreferenceCreate", (@convention(c) (UnsafeMutablePointer<OpaquePointer?>) -> Int32).self),
       cublasLtMatmulPreferenceSetAttribute: try s("cublasLtMatmulPreferenceSetAttribute", (@convention(c) (CUhandle, Int32, UnsafeRawPointer, Int) -> Int32).self),
       cublasLtMatmulAlgoGetHeuristic: try s("cublasLtMatmulAlgoGetHeuristic", (@convention(c) (CUhandle, CUhandle, CUhandle, CUhandle, CUhandle, CUhandle, CUhandle, Int32,
@@ -298,8 +296,6 @@ enum CublasLtConstants {
   static let descTransA: Int32 = 3           // CUBLASLT_MATMUL_DESC_TRANSA
   static let descTransB: Int32 = 4           // CUBLASLT_MATMUL_DESC_TRANSB
   static let prefMaxWorkspaceBytes: Int32 = 1 // CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES (uint64)
-  static let layoutBatchCount: Int32 = 5     // CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT (int32)
-  static let layoutBatchStride: Int32 = 6    // CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET (int64, elements)
   static let opN: Int32 = 0
   static let opT: Int32 = 1
   /// sizeof(cublasLtMatmulHeuristicResult_t): algo (64 bytes), workspaceSize (8), state (4), wavesCount (4), reserved (16).

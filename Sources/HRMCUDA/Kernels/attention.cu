@@ -636,14 +636,11 @@ __device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restri
 /// dK, dV: each warp owns 16 keys (K, V rows as A fragments); query tiles stream through
 /// shared memory (double-buffered, cp.async), in two halves of 32 queries to save registers.
 /// S^T = K Q^T, dP^T = V dO^T, P^T = exp(scale S^T - lse), dS^T = P^T (dP^T - delta),
-/// dV += P^T dO, dK += scale dS^T Q. With dst non-null dS^T is also stored there as bf16
-/// ([B*H, T keys, ldS] rows), so that dQ = scale dS K is one batched GEMM per head instead
-/// of the dQ kernel's second pass over S and dP.
+/// dV += P^T dO, dK += scale dS^T Q.
 template <int DH, int WARPS>
 __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __restrict__ qkv, const float* lse,
                                                               const float* delta, const bf16_t* __restrict__ gout,
-                                                              void* gqkv, int gqdt, int seq, int heads, float scale,
-                                                              bf16_t* dst, int ldS) {
+                                                              void* gqkv, int gqdt, int seq, int heads, float scale) {
   constexpr int NH = TC_TILE / 16;   // 8-query slices per half tile (4)
   __shared__ alignas(16) bf16_t qs[2][TC_TILE][DH + TC_PAD];
   __shared__ alignas(16) bf16_t dos[2][TC_TILE][DH + TC_PAD];
@@ -713,13 +710,6 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
             const float p = fast_exp2(st[i][e] * scale2 - lses[cur][qc]);
             dpt[i][e] = p * (dpt[i][e] - dels[cur][qc]);
             st[i][e] = p;
-          }
-          if (dst != nullptr && q0 + nt * 8 + 2 * t < seq) {
-            // dS^T rows r0, r0 + 8 (keys), columns q, q + 1 (q + 1 < ldS: ldS = seq rounded up to 8).
-            const int q = q0 + nt * 8 + 2 * t;
-            bf16_t* row = dst + (i64)bh * seq * ldS + q;
-            if (r0 < seq) *(unsigned int*)(row + (i64)r0 * ldS) = pack_bf16x2(dpt[i][0], dpt[i][1]);
-            if (r0 + 8 < seq) *(unsigned int*)(row + (i64)(r0 + 8) * ldS) = pack_bf16x2(dpt[i][2], dpt[i][3]);
           }
         }
 #pragma unroll
@@ -837,8 +827,8 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
   }                                                                                                              \
   extern "C" __global__ void __launch_bounds__(WARPS * 32) attention_backward_kv_tc_##DH##_w##WARPS(            \
       const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
-      int seq, int heads, float scale, bf16_t* dst, int ldS) {                                                   \
-    attention_backward_kv_tc_impl<DH, WARPS>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale, dst, ldS);   \
+      int seq, int heads, float scale) {                                                                         \
+    attention_backward_kv_tc_impl<DH, WARPS>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);             \
   }                                                                                                              \
   extern "C" __global__ void __launch_bounds__(WARPS * 32) attention_backward_q_tc_##DH##_w##WARPS(             \
       const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
@@ -867,8 +857,8 @@ ATTENTION_TC_KERNELS(32, 8)
   }                                                                                                              \
   extern "C" __global__ void __launch_bounds__(128, 3) attention_backward_kv_tc_##DH##_w4_m(                     \
       const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
-      int seq, int heads, float scale, bf16_t* dst, int ldS) {                                                   \
-    attention_backward_kv_tc_impl<DH, 4>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale, dst, ldS);       \
+      int seq, int heads, float scale) {                                                                         \
+    attention_backward_kv_tc_impl<DH, 4>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);                 \
   }                                                                                                              \
   extern "C" __global__ void __launch_bounds__(128, 4) attention_backward_q_tc_##DH##_w4_m(                      \
       const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
