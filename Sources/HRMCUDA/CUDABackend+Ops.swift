@@ -312,6 +312,17 @@ extension CUDABackend {
     return attentionBackwardWarpgroups ?? 0
   }
 
+  /// The same for the dQ kernel alone: attentionBackwardQWarpgroups, else as the dK/dV one
+  /// when that is set, else 1 for T > 128 (the Hopper dQ kernel with one warpgroup per block
+  /// beside the mma.sync dK/dV kernel: 1249 against 1436 us at B96 T901, docs/perf-cuda.md
+  /// run 32).
+  func attentionBackwardQWarpgroups(_ seq: Int) -> Int {
+    guard compiler.hopperFeatures, !forceSimpleAttention else { return 0 }
+    if let q = attentionBackwardQWarpgroups { return q }
+    if let kv = attentionBackwardWarpgroups { return kv }
+    return seq > 128 ? 1 : 0
+  }
+
   /// Warps per block of the tensor-core kernels. Forward: 8 (128 rows, one block per head)
   /// for 64 < T <= 128, else 4. Backward: 4 (its kernels use ~140-200 registers, so 8-warp
   /// blocks fit once per SM; measured 0.43 vs 0.51 ms at B384 T82, docs/perf-cuda.md run 5).
@@ -383,9 +394,12 @@ extension CUDABackend {
   /// The Hopper (wgmma) forward: Q and K from qkv, V from `values` (qkv-shaped).
   private func launchHopperAttention(qkv: Tensor, values: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int,
                                      heads: Int, scale: Float, warpgroups wgs: Int) {
-    // Four 16 KB K/V tiles in dynamic shared memory (attention.cu).
-    launch("attention.cu", "attention_forward_wg_64_g\(wgs)", grid: ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1),
-           block: (128 * wgs, 1, 1), sharedBytes: 4 * 16384,
+    // Four 16 KB K/V tiles in dynamic shared memory shared by the block, or three per
+    // warpgroup (attention.cu).
+    let own = attentionPrivateTiles && (wgs == 2 || wgs == 4)
+    launch("attention.cu", "attention_forward_wg\(own ? "p" : "")_64_g\(wgs)",
+           grid: ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1), block: (128 * wgs, 1, 1),
+           sharedBytes: own ? 3 * 16384 * wgs : 4 * 16384,
            [p(qkv), p(values), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
   }
 
@@ -447,20 +461,25 @@ extension CUDABackend {
     if attentionUsesTensorCores(qkv, gradOut) {
       let args: [KernelArg] = [p(qkv), p(lse), .ptr(delta.address), p(gradOut), p(gradQKV), d(gradQKV),
                                n32(seq), n32(heads), .f32(scale)]
-      let wgs = headDim == 64 ? attentionBackwardWarpgroups(seq) : 0
-      if wgs > 0 {
-        let wgGrid = ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1)
-        // dK/dV: three 16 KB Q/dO tiles and three 512-byte lse/delta tiles (attention.cu).
-        launch("attention.cu", "attention_backward_kv_wg_64_g\(wgs)", grid: wgGrid, block: (128 * wgs, 1, 1),
-               sharedBytes: 3 * 16384 + 3 * 512, args)
-        launch("attention.cu", "attention_backward_q_wg_64_g\(wgs)", grid: wgGrid, block: (128 * wgs, 1, 1), args)
-        return
-      }
+      // Each of the two kernels: Hopper (wgmma) with `wgs` warpgroups per block, or mma.sync.
+      let kvGroups = headDim == 64 ? attentionBackwardWarpgroups(seq) : 0
+      let qGroups = headDim == 64 ? attentionBackwardQWarpgroups(seq) : 0
       let w = tensorCoreWarps(seq, backward: true)
       let tcGrid = ((seq + 16 * w - 1) / (16 * w), batch * heads, 1)
       let m = attentionMinBlocks && w == 4 ? "_m" : ""
-      launch("attention.cu", "attention_backward_kv_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1), args)
-      launch("attention.cu", "attention_backward_q_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1), args)
+      func wgGrid(_ wgs: Int) -> (Int, Int, Int) { ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1) }
+      if kvGroups > 0 {
+        // dK/dV: three 16 KB Q/dO tiles and three 512-byte lse/delta tiles (attention.cu).
+        launch("attention.cu", "attention_backward_kv_wg_64_g\(kvGroups)", grid: wgGrid(kvGroups), block: (128 * kvGroups, 1, 1),
+               sharedBytes: 3 * 16384 + 3 * 512, args)
+      } else {
+        launch("attention.cu", "attention_backward_kv_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1), args)
+      }
+      if qGroups > 0 {
+        launch("attention.cu", "attention_backward_q_wg_64_g\(qGroups)", grid: wgGrid(qGroups), block: (128 * qGroups, 1, 1), args)
+      } else {
+        launch("attention.cu", "attention_backward_q_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1), args)
+      }
       return
     }
     let args: [KernelArg] = [p(qkv), d(qkv), p(lse), .ptr(delta.address), p(gradOut), d(gradOut), p(gradQKV), d(gradQKV),

@@ -70,6 +70,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// query and key heads into a scratch and V is read in place. Env HRM_CUDA_ATTN_ROPE=0 runs
   /// rope (all heads) and then attention. For experiments and the bench.
   public var attentionFusedRoPE: Bool
+  /// Hopper forward with private K/V tiles per warpgroup (no block barrier per tile;
+  /// `attention_forward_wgp_*`), for 2 or 4 warpgroups. Env HRM_CUDA_ATTN_PRIVATE=1. For
+  /// experiments and the bench.
+  public var attentionPrivateTiles: Bool
   /// Warpgroups (of 64 query rows) per block of the Hopper wgmma attention forward, 1 to 4;
   /// 0 turns that kernel off (the mma.sync kernels run instead); nil picks by sequence length
   /// (attentionForwardWarpgroups). It runs only where the kernels are built for sm_90a. Env
@@ -78,6 +82,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// The same for the Hopper attention backward (dK/dV and dQ kernels), 1 or 2, 0 = off,
   /// nil = by sequence length. Env HRM_CUDA_ATTN_BWD_WGS sets it.
   public var attentionBackwardWarpgroups: Int?
+  /// The same for the backward's dQ kernel alone (nil: as attentionBackwardWarpgroups), so
+  /// the two kernels can be chosen separately. Env HRM_CUDA_ATTN_BWDQ_WGS.
+  public var attentionBackwardQWarpgroups: Int?
   /// Time up to 8 cuBLASLt heuristic results per GEMM shape on first use and keep the
   /// fastest: the default since run 10 (the model's GEMMs 11-15% faster, docs/perf-cuda.md).
   /// The choice is made by timing, so two processes may pick different algorithms and round
@@ -184,8 +191,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     self.attentionMinBlocks = env["HRM_CUDA_ATTN_MINB"] != "0"
     self.attentionShort = env["HRM_CUDA_ATTN_SHORT"] != "0"
     self.attentionFusedRoPE = env["HRM_CUDA_ATTN_ROPE"] != "0"
+    self.attentionPrivateTiles = env["HRM_CUDA_ATTN_PRIVATE"] == "1"
     self.attentionWarpgroups = env["HRM_CUDA_ATTN_WGS"].flatMap { Int($0) }.flatMap { (0...4).contains($0) ? $0 : nil }
     self.attentionBackwardWarpgroups = env["HRM_CUDA_ATTN_BWD_WGS"].flatMap { Int($0) }.flatMap { (0...2).contains($0) ? $0 : nil }
+    self.attentionBackwardQWarpgroups = env["HRM_CUDA_ATTN_BWDQ_WGS"].flatMap { Int($0) }.flatMap { (0...2).contains($0) ? $0 : nil }
     self.gemmTune = env["HRM_CUDA_GEMM_TUNE"] != "0"
     self.attentionRowGroups = env["HRM_CUDA_ATTN_ROWS"].flatMap { Int($0) }.flatMap { $0 == 1 || $0 == 2 ? $0 : nil }
     if !forceSimpleGemm { _ = ensureCublasLt() }
