@@ -70,10 +70,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// query and key heads into a scratch and V is read in place. Env HRM_CUDA_ATTN_ROPE=0 runs
   /// rope (all heads) and then attention. For experiments and the bench.
   public var attentionFusedRoPE: Bool
-  /// Hopper forward with private K/V tiles per warpgroup (no block barrier per tile;
-  /// `attention_forward_wgp_*`), for 2 or 4 warpgroups. Env HRM_CUDA_ATTN_PRIVATE=1. For
-  /// experiments and the bench.
-  public var attentionPrivateTiles: Bool
   /// Warpgroups (of 64 query rows) per block of the Hopper wgmma attention forward, 1 to 4;
   /// 0 turns that kernel off (the mma.sync kernels run instead); nil picks by sequence length
   /// (attentionForwardWarpgroups). It runs only where the kernels are built for sm_90a. Env
@@ -191,7 +187,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     self.attentionMinBlocks = env["HRM_CUDA_ATTN_MINB"] != "0"
     self.attentionShort = env["HRM_CUDA_ATTN_SHORT"] != "0"
     self.attentionFusedRoPE = env["HRM_CUDA_ATTN_ROPE"] != "0"
-    self.attentionPrivateTiles = env["HRM_CUDA_ATTN_PRIVATE"] == "1"
     self.attentionWarpgroups = env["HRM_CUDA_ATTN_WGS"].flatMap { Int($0) }.flatMap { (0...4).contains($0) ? $0 : nil }
     self.attentionBackwardWarpgroups = env["HRM_CUDA_ATTN_BWD_WGS"].flatMap { Int($0) }.flatMap { (0...2).contains($0) ? $0 : nil }
     self.attentionBackwardQWarpgroups = env["HRM_CUDA_ATTN_BWDQ_WGS"].flatMap { Int($0) }.flatMap { (0...2).contains($0) ? $0 : nil }

@@ -1215,14 +1215,10 @@ struct WgTileCopier {
   static constexpr int N = (1024 + THREADS - 1) / THREADS;
   const bf16_t* src[N];
   int row[N];
-  const int tid;
-  /// tid: this thread's index among the THREADS that share the copies (threadIdx.x, or the
-  /// index within a warpgroup that copies its own tiles).
-  __device__ __forceinline__ WgTileCopier(const bf16_t* base0, const bf16_t* base1, i64 stride, int tid_ = threadIdx.x)
-      : tid(tid_) {
+  __device__ __forceinline__ WgTileCopier(const bf16_t* base0, const bf16_t* base1, i64 stride) {
 #pragma unroll
     for (int k = 0; k < N; k++) {
-      const int e = min(tid + k * THREADS, 1023), c = e & 511;
+      const int e = min((int)threadIdx.x + k * THREADS, 1023), c = e & 511;
       row[k] = (c & 7) + ((c >> 6) << 3);
       src[k] = (e < 512 ? base0 : base1) + (i64)row[k] * stride + ((c >> 3) & 7) * 8;
     }
@@ -1232,7 +1228,7 @@ struct WgTileCopier {
     const i64 step = (i64)j * 64 * stride;
 #pragma unroll
     for (int k = 0; k < N; k++) {
-      const int e = tid + k * THREADS;
+      const int e = threadIdx.x + k * THREADS;
       if (1024 % THREADS != 0 && e >= 1024) break;   // 384 threads: the third round is partial
       const bool valid = j * 64 + row[k] < limit;
       cp_async16(tile + 8 * e, valid ? src[k] + step : src[k], valid);
@@ -1360,111 +1356,6 @@ extern "C" __global__ void __launch_bounds__(384, 1) attention_forward_wg_64_g3(
 extern "C" __global__ void __launch_bounds__(512, 1) attention_forward_wg_64_g4(
     const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
   attention_forward_wg_impl<4>(qkv, vqkv, out, odt, lse, seq, heads, scale);
-}
-
-/// The forward with every warpgroup on its own K/V tiles (three 16 KB buffers each, 192 KB
-/// for four): a warpgroup copies its tiles itself and syncs only its own 128 threads (named
-/// barrier 1 + index), so the warpgroups of a block drift apart instead of meeting at a block
-/// barrier every tile, and one's softmax can overlap another's MMA (what FA3 arranges by
-/// ping-pong). Costs four times the L2 -> shared traffic of the shared tiles. Tile j + 1 is
-/// copied at the top of iteration j, into the buffer of tile j - 2 (its P V finished in
-/// iteration j - 1, which the barrier guarantees for the whole warpgroup).
-template <int WGS>
-__device__ __forceinline__ void attention_forward_wgp_impl(const bf16_t* __restrict__ qkv, const bf16_t* __restrict__ vqkv,
-                                                           void* out, int odt, float* lse, int seq, int heads, float scale) {
-  constexpr int DH = 64, TILE = 2 * 64 * DH, STAGES = 3;   // K then V, bf16 elements
-  extern __shared__ __align__(128) unsigned char wg_smem[];
-  const int wg = wg_index();
-  bf16_t* kv = (bf16_t*)wg_smem + wg * STAGES * TILE;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
-  const i64 stride = 3LL * heads * DH;
-  const bf16_t* base = qkv + (i64)b * seq * stride;
-  const int wgRow = blockIdx.x * (64 * WGS) + wg * 64;   // first query row of this warpgroup
-  const int wrow = wgRow + (warp & 3) * 16;               // first query row of this warp
-  if (wgRow >= seq) return;                               // warpgroup-uniform; no block barrier follows
-  const int tiles = (seq + 63) / 64;
-  const float scale2 = scale * TC_LOG2E;
-  const u64 kdesc = wg_desc(kv, 128, 1024), vdesc = wg_desc(kv + 64 * DH, 1024, 128);
-  constexpr u64 BUF = (TILE * 2) >> 4;
-
-  const WgTileCopier<128> copier(base + (i64)(heads + h) * DH, vqkv + (i64)b * seq * stride + (i64)(2 * heads + h) * DH,
-                                 stride, threadIdx.x & 127);
-  copier.load(kv, 0, stride, seq);
-  cp_async_commit();
-  unsigned int qa[DH / 16][4];
-  load_a_rows<DH>(qa, base + (i64)h * DH, stride, wrow + g, seq, t);
-  float o[32], s[32];
-#pragma unroll
-  for (int i = 0; i < 32; i++) { o[i] = 0.0f; s[i] = 0.0f; }
-  unsigned int pa[4][4];
-  float m0 = -HRM_INF, m1 = -HRM_INF, l0 = 0.0f, l1 = 0.0f;
-
-  for (int j = 0; j < tiles; j++) {
-    cp_async_wait<0>();
-    fence_proxy_async();
-    asm volatile("bar.sync %0, 128;\n" ::"r"(1 + wg) : "memory");   // tile j is here; tile j - 2 is free
-    if (j + 1 < tiles) copier.load(kv + ((j + 1) % STAGES) * TILE, j + 1, stride, seq);
-    cp_async_commit();
-    const u64 kd = kdesc + (u64)(j % STAGES) * BUF;
-    wg_fence();
-#pragma unroll
-    for (int kc = 0; kc < DH / 16; kc++) wgmma_m64n64k16<0>(s, qa[kc], kd + kc * 16, kc > 0);
-    wg_commit();
-    if (j > 0) {
-      const u64 vd = vdesc + (u64)((j + STAGES - 1) % STAGES) * BUF;
-#pragma unroll
-      for (int kk = 0; kk < 4; kk++) wgmma_m64n64k16<1>(o, pa[kk], vd + kk * 128, 1);
-      wg_commit();
-      wg_wait<1>();
-    } else {
-      wg_wait<0>();
-    }
-    wg_hold(s);
-    float c0, c1, sum0, sum1;
-    wg_softmax_tile(s, m0, m1, sum0, sum1, c0, c1, j * 64, seq, t, scale2);
-    wg_wait<0>();
-    wg_hold(o);
-    wg_hold(pa);
-    l0 = l0 * c0 + sum0;
-    l1 = l1 * c1 + sum1;
-    if (!__all_sync(0xffffffffu, c0 == 1.0f && c1 == 1.0f)) {
-#pragma unroll
-      for (int dn = 0; dn < 8; dn++) { o[dn * 4] *= c0; o[dn * 4 + 1] *= c0; o[dn * 4 + 2] *= c1; o[dn * 4 + 3] *= c1; }
-    }
-    wg_pack(pa, s);
-  }
-  {
-    const u64 vd = vdesc + (u64)((tiles - 1) % STAGES) * BUF;
-    wg_fence();
-#pragma unroll
-    for (int kk = 0; kk < 4; kk++) wgmma_m64n64k16<1>(o, pa[kk], vd + kk * 128, 1);
-    wg_commit();
-    wg_wait<0>();
-    wg_hold(o);
-  }
-  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-  const int r0 = wrow + g;
-  const i64 ostride = (i64)heads * DH;
-  store_c_rows<DH>(out, odt, (i64)b * seq * ostride + (i64)h * DH, ostride, (const float(*)[4])o, r0, seq, t,
-                   1.0f / l0, 1.0f / l1);
-  if (t == 0) {
-    const i64 lbase = ((i64)b * heads + h) * seq;
-    if (r0 < seq) lse[lbase + r0] = m0 * TC_LN2 + logf(l0);
-    if (r0 + 8 < seq) lse[lbase + r0 + 8] = m1 * TC_LN2 + logf(l1);
-  }
-}
-
-extern "C" __global__ void __launch_bounds__(512, 1) attention_forward_wgp_64_g4(
-    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
-  attention_forward_wgp_impl<4>(qkv, vqkv, out, odt, lse, seq, heads, scale);
-}
-extern "C" __global__ void __launch_bounds__(256, 2) attention_forward_wgp_64_g2(
-    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
-  attention_forward_wgp_impl<2>(qkv, vqkv, out, odt, lse, seq, heads, scale);
 }
 
 /// Backward statistics of a 64-query tile into shared memory, by the first warpgroup
