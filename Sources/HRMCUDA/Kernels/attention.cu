@@ -1358,6 +1358,189 @@ extern "C" __global__ void __launch_bounds__(512, 1) attention_forward_wg_64_g4(
   attention_forward_wg_impl<4>(qkv, vqkv, out, odt, lse, seq, heads, scale);
 }
 
+// -------------------------------------------------------------------------------------------
+// Forward with 128-key tiles (HRM_CUDA_ATTN_KTILE=128): S = Q K^T as m64n128k16 (64 score
+// registers per thread), O += P V in eight k-steps of 16 keys, so the per-tile costs (block
+// barrier, copy wait, row-maximum shuffles, O rescale) are paid once per 128 keys (the
+// last tile's padding keys cost more than with 64-key tiles: 1024 against 960 at T = 901).
+// Tile layout as for 64 keys, 16 key groups of 1024 bytes per matrix: 32 KB per K/V tile.
+// -------------------------------------------------------------------------------------------
+
+/// d (64x128 f32, 64 per thread) = [d +] A (64x16 bf16, registers) * B (16x128, shared, K-major).
+__device__ __forceinline__ void wgmma_m64n128k16(float (&d)[64], const unsigned int (&a)[4], u64 desc, int accumulate) {
+  asm volatile(
+      "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+      "{%64, %65, %66, %67}, %68, p, 1, 1, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(accumulate)
+      : "memory");
+}
+
+/// Online-softmax step for a 128-key tile (see wg_softmax_tile): 16 groups of 8 columns.
+__device__ __forceinline__ void wg_softmax_tile128(float (&s)[64], float& m0, float& m1, float& sum0, float& sum1,
+                                                   float& c0, float& c1, int k0, int seq, int t, float scale2) {
+  if (k0 + 128 > seq) {
+#pragma unroll
+    for (int nt = 0; nt < 16; nt++)
+#pragma unroll
+      for (int e = 0; e < 4; e++)
+        if (k0 + nt * 8 + 2 * t + (e & 1) >= seq) s[nt * 4 + e] = -HRM_INF;
+  }
+  float mx0 = -HRM_INF, mx1 = -HRM_INF;
+#pragma unroll
+  for (int nt = 0; nt < 16; nt++) {
+    mx0 = fmaxf(mx0, fmaxf(s[nt * 4], s[nt * 4 + 1]));
+    mx1 = fmaxf(mx1, fmaxf(s[nt * 4 + 2], s[nt * 4 + 3]));
+  }
+  mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+  mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+  mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+  mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+  mx0 = fmaxf(m0, mx0 * scale2);
+  mx1 = fmaxf(m1, mx1 * scale2);
+  c0 = fast_exp2(m0 - mx0);
+  c1 = fast_exp2(m1 - mx1);
+  float a0 = 0.0f, a1 = 0.0f;
+#pragma unroll
+  for (int nt = 0; nt < 16; nt++) {
+    s[nt * 4] = fast_exp2(fmaf(s[nt * 4], scale2, -mx0));
+    s[nt * 4 + 1] = fast_exp2(fmaf(s[nt * 4 + 1], scale2, -mx0));
+    s[nt * 4 + 2] = fast_exp2(fmaf(s[nt * 4 + 2], scale2, -mx1));
+    s[nt * 4 + 3] = fast_exp2(fmaf(s[nt * 4 + 3], scale2, -mx1));
+    a0 += s[nt * 4] + s[nt * 4 + 1];
+    a1 += s[nt * 4 + 2] + s[nt * 4 + 3];
+  }
+  m0 = mx0; m1 = mx1;
+  sum0 = a0; sum1 = a1;
+}
+
+/// WgTileCopier for 128-row tiles (2048 chunks: the first 1024 K, the rest V).
+template <int THREADS>
+struct WgTileCopier128 {
+  static constexpr int N = (2048 + THREADS - 1) / THREADS;
+  const bf16_t* src[N];
+  int row[N];
+  __device__ __forceinline__ WgTileCopier128(const bf16_t* base0, const bf16_t* base1, i64 stride) {
+#pragma unroll
+    for (int k = 0; k < N; k++) {
+      const int e = min((int)threadIdx.x + k * THREADS, 2047), c = e & 1023;
+      row[k] = (c & 7) + ((c >> 6) << 3);
+      src[k] = (e < 1024 ? base0 : base1) + (i64)row[k] * stride + ((c >> 3) & 7) * 8;
+    }
+  }
+  __device__ __forceinline__ void load(bf16_t* tile, int j, i64 stride, int limit) const {
+    const i64 step = (i64)j * 128 * stride;
+#pragma unroll
+    for (int k = 0; k < N; k++) {
+      const int e = threadIdx.x + k * THREADS;
+      if (2048 % THREADS != 0 && e >= 2048) break;
+      const bool valid = j * 128 + row[k] < limit;
+      cp_async16(tile + 8 * e, valid ? src[k] + step : src[k], valid);
+    }
+  }
+};
+
+/// The forward with 128-key tiles: attention_forward_wg_impl's pipeline (S_j issued with
+/// P_{j-1} V_{j-1}, four buffers, copies two tiles ahead; here 128 KB), per 128 keys.
+template <int WGS>
+__device__ __forceinline__ void attention_forward_wgk_impl(const bf16_t* __restrict__ qkv, const bf16_t* __restrict__ vqkv,
+                                                           void* out, int odt, float* lse, int seq, int heads, float scale) {
+  constexpr int DH = 64, TILE = 2 * 128 * DH, STAGES = 4;
+  extern __shared__ __align__(128) unsigned char wg_smem[];
+  bf16_t* kv = (bf16_t*)wg_smem;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+  const i64 stride = 3LL * heads * DH;
+  const bf16_t* base = qkv + (i64)b * seq * stride;
+  const int wgRow = blockIdx.x * (64 * WGS) + wg_index() * 64;
+  const int wrow = wgRow + (warp & 3) * 16;
+  const bool active = wgRow < seq;
+  const int tiles = (seq + 127) / 128;
+  const float scale2 = scale * TC_LOG2E;
+  const u64 kdesc = wg_desc(kv, 128, 1024), vdesc = wg_desc(kv + 128 * DH, 1024, 128);
+  constexpr u64 BUF = (TILE * 2) >> 4;
+
+  const WgTileCopier128<128 * WGS> copier(base + (i64)(heads + h) * DH,
+                                          vqkv + (i64)b * seq * stride + (i64)(2 * heads + h) * DH, stride);
+  copier.load(kv, 0, stride, seq);
+  cp_async_commit();
+  if (tiles > 1) copier.load(kv + TILE, 1, stride, seq);
+  cp_async_commit();
+  unsigned int qa[DH / 16][4];
+  load_a_rows<DH>(qa, base + (i64)h * DH, stride, wrow + g, seq, t);
+  float o[32], s[64];
+#pragma unroll
+  for (int i = 0; i < 32; i++) o[i] = 0.0f;
+#pragma unroll
+  for (int i = 0; i < 64; i++) s[i] = 0.0f;
+  unsigned int pa[8][4];
+  float m0 = -HRM_INF, m1 = -HRM_INF, l0 = 0.0f, l1 = 0.0f;
+
+  for (int j = 0; j < tiles; j++) {
+    wg_tile_ready<1>();
+    if (j + 2 < tiles) copier.load(kv + ((j + 2) % STAGES) * TILE, j + 2, stride, seq);
+    cp_async_commit();
+    if (!active) continue;
+    const u64 kd = kdesc + (u64)(j % STAGES) * BUF;
+    wg_fence();
+#pragma unroll
+    for (int kc = 0; kc < DH / 16; kc++) wgmma_m64n128k16(s, qa[kc], kd + kc * 16, kc > 0);
+    wg_commit();
+    if (j > 0) {
+      const u64 vd = vdesc + (u64)((j + STAGES - 1) % STAGES) * BUF;
+#pragma unroll
+      for (int kk = 0; kk < 8; kk++) wgmma_m64n64k16<1>(o, pa[kk], vd + kk * 128, 1);
+      wg_commit();
+      wg_wait<1>();
+    } else {
+      wg_wait<0>();
+    }
+    wg_hold(s);
+    float c0, c1, sum0, sum1;
+    wg_softmax_tile128(s, m0, m1, sum0, sum1, c0, c1, j * 128, seq, t, scale2);
+    wg_wait<0>();
+    wg_hold(o);
+    wg_hold(pa);
+    l0 = l0 * c0 + sum0;
+    l1 = l1 * c1 + sum1;
+    if (!__all_sync(0xffffffffu, c0 == 1.0f && c1 == 1.0f)) {
+#pragma unroll
+      for (int dn = 0; dn < 8; dn++) { o[dn * 4] *= c0; o[dn * 4 + 1] *= c0; o[dn * 4 + 2] *= c1; o[dn * 4 + 3] *= c1; }
+    }
+    wg_pack(pa, s);
+  }
+  if (!active) return;
+  {
+    const u64 vd = vdesc + (u64)((tiles - 1) % STAGES) * BUF;
+    wg_fence();
+#pragma unroll
+    for (int kk = 0; kk < 8; kk++) wgmma_m64n64k16<1>(o, pa[kk], vd + kk * 128, 1);
+    wg_commit();
+    wg_wait<0>();
+    wg_hold(o);
+  }
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+  const int r0 = wrow + g;
+  const i64 ostride = (i64)heads * DH;
+  store_c_rows<DH>(out, odt, (i64)b * seq * ostride + (i64)h * DH, ostride, (const float(*)[4])o, r0, seq, t,
+                   1.0f / l0, 1.0f / l1);
+  if (t == 0) {
+    const i64 lbase = ((i64)b * heads + h) * seq;
+    if (r0 < seq) lse[lbase + r0] = m0 * TC_LN2 + logf(l0);
+    if (r0 + 8 < seq) lse[lbase + r0 + 8] = m1 * TC_LN2 + logf(l1);
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(256, 1) attention_forward_wgk_64_g2(
+    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_wgk_impl<2>(qkv, vqkv, out, odt, lse, seq, heads, scale);
+}
+
 /// Backward statistics of a 64-query tile into shared memory, by the first warpgroup
 /// (threads 0..63 lse, 64..127 delta): lse in the log2 domain (+inf for padding queries, so
 /// their P = 0) and delta (0 for padding). The branch is on the warp-uniform warpgroup index
