@@ -394,11 +394,6 @@ extension CUDABackend {
   /// The Hopper (wgmma) forward: Q and K from qkv, V from `values` (qkv-shaped).
   private func launchHopperAttention(qkv: Tensor, values: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int,
                                      heads: Int, scale: Float, warpgroups wgs: Int) {
-    if attentionKeyTile == 128 {   // four 32 KB K/V tiles, two warpgroups (attention.cu)
-      launch("attention.cu", "attention_forward_wgk_64_g2", grid: ((seq + 127) / 128, batch * heads, 1), block: (256, 1, 1),
-             sharedBytes: 4 * 32768, [p(qkv), p(values), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
-      return
-    }
     // Four 16 KB K/V tiles in dynamic shared memory (attention.cu).
     launch("attention.cu", "attention_forward_wg_64_g\(wgs)", grid: ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1),
            block: (128 * wgs, 1, 1), sharedBytes: 4 * 16384,

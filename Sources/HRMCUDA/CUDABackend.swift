@@ -70,9 +70,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// query and key heads into a scratch and V is read in place. Env HRM_CUDA_ATTN_ROPE=0 runs
   /// rope (all heads) and then attention. For experiments and the bench.
   public var attentionFusedRoPE: Bool
-  /// Keys per tile of the Hopper forward: 64 (default) or 128 (`attention_forward_wgk_64_g2`,
-  /// two warpgroups). Env HRM_CUDA_ATTN_KTILE. For experiments and the bench.
-  public var attentionKeyTile: Int
   /// Warpgroups (of 64 query rows) per block of the Hopper wgmma attention forward, 1 to 4;
   /// 0 turns that kernel off (the mma.sync kernels run instead); nil picks by sequence length
   /// (attentionForwardWarpgroups). It runs only where the kernels are built for sm_90a. Env
@@ -190,7 +187,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     self.attentionMinBlocks = env["HRM_CUDA_ATTN_MINB"] != "0"
     self.attentionShort = env["HRM_CUDA_ATTN_SHORT"] != "0"
     self.attentionFusedRoPE = env["HRM_CUDA_ATTN_ROPE"] != "0"
-    self.attentionKeyTile = env["HRM_CUDA_ATTN_KTILE"] == "128" ? 128 : 64
     self.attentionWarpgroups = env["HRM_CUDA_ATTN_WGS"].flatMap { Int($0) }.flatMap { (0...4).contains($0) ? $0 : nil }
     self.attentionBackwardWarpgroups = env["HRM_CUDA_ATTN_BWD_WGS"].flatMap { Int($0) }.flatMap { (0...2).contains($0) ? $0 : nil }
     self.attentionBackwardQWarpgroups = env["HRM_CUDA_ATTN_BWDQ_WGS"].flatMap { Int($0) }.flatMap { (0...2).contains($0) ? $0 : nil }
