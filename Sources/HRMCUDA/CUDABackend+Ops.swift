@@ -304,9 +304,10 @@ extension CUDABackend {
     return seq > 128 ? 4 : 0
   }
 
-  /// Warpgroups per block of the Hopper attention backward kernels, 0 where they do not run.
-  /// Off unless HRM_CUDA_ATTN_BWD_WGS asks for them: they pass the selftest but were no faster
-  /// than the mma.sync backward (3.26 against 3.16 ms at B96 T901, docs/perf-cuda.md run 20).
+  /// Warpgroups per block of the Hopper dK/dV kernel (and of the dQ kernel unless set apart),
+  /// 0 where it does not run. Off unless HRM_CUDA_ATTN_BWD_WGS asks for it: it passes the
+  /// selftest but is slower than the mma.sync dK/dV kernel (2219 / 2050 against 1797 us at
+  /// B96 T901 with 1 / 2 warpgroups, docs/perf-cuda.md run 32).
   func attentionBackwardWarpgroups(_ seq: Int) -> Int {
     guard compiler.hopperFeatures, !forceSimpleAttention else { return 0 }
     return attentionBackwardWarpgroups ?? 0

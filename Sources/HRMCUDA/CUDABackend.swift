@@ -75,11 +75,13 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// (attentionForwardWarpgroups). It runs only where the kernels are built for sm_90a. Env
   /// HRM_CUDA_ATTN_WGS sets it. For experiments and the bench.
   public var attentionWarpgroups: Int?
-  /// The same for the Hopper attention backward (dK/dV and dQ kernels), 1 or 2, 0 = off,
-  /// nil = by sequence length. Env HRM_CUDA_ATTN_BWD_WGS sets it.
+  /// The same for the Hopper attention backward's dK/dV kernel (and its dQ kernel unless
+  /// attentionBackwardQWarpgroups is set), 1 or 2, 0 = off, nil = off (the mma.sync kernel).
+  /// Env HRM_CUDA_ATTN_BWD_WGS sets it.
   public var attentionBackwardWarpgroups: Int?
-  /// The same for the backward's dQ kernel alone (nil: as attentionBackwardWarpgroups), so
-  /// the two kernels can be chosen separately. Env HRM_CUDA_ATTN_BWDQ_WGS.
+  /// The same for the backward's dQ kernel alone, so the two kernels can be chosen
+  /// separately; nil: as attentionBackwardWarpgroups when that is set, else 1 for T > 128.
+  /// Env HRM_CUDA_ATTN_BWDQ_WGS.
   public var attentionBackwardQWarpgroups: Int?
   /// Time up to 8 cuBLASLt heuristic results per GEMM shape on first use and keep the
   /// fastest: the default since run 10 (the model's GEMMs 11-15% faster, docs/perf-cuda.md).
