@@ -872,11 +872,11 @@ ATTENTION_TC_MINB_KERNELS(32)
 // Short sequences (T <= 128, head dim 64, bf16): one block per (batch, head) holds the whole
 // head's Q, K and V in shared memory, loaded once through registers so that RoPE can rotate
 // Q and K on the way in (which makes the separate rope pass unnecessary; with `rot` non-null
-// the rotated head is also written there, as rope would, for the backward pass; `rot` may
-// be qkv itself). NC = ceil(T / 16) warps; warp w
-// owns queries 16w .. 16w + 15 and computes its whole score row at once (all NC * 16 keys,
-// padding keys masked), so there is no online rescaling. O is staged through the warp's own
-// Q rows in shared memory and written with 16-byte stores.
+// the rotated head is also written there, as rope would, for the backward pass; `rot` may be
+// qkv itself). NC = ceil(T / 16) warps; warp w owns queries 16w .. 16w + 15 and computes its
+// whole score row at once (all NC * 16 keys, padding keys masked), so there is no online
+// rescaling. O is staged through the warp's own Q rows in shared memory and written with
+// 16-byte stores.
 #define SHORT_LD (64 + TC_PAD)   // shared row length (bf16) of the Q, K, V tiles
 
 template <int NC>
