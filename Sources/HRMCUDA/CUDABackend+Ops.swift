@@ -351,7 +351,7 @@ extension CUDABackend {
   private func launchShortAttention(qkv: Tensor, rotary: (cos: Tensor, sin: Tensor)?, rotated: Tensor?, out: Tensor,
                                     lse: Tensor, batch: Int, seq: Int, heads: Int, scale: Float) {
     let chunks = (seq + 15) / 16   // warps, and 16-key chunks
-    launch("attention.cu", "attention_forward_short\(attentionShortEarly ? "_early" : "")_64_c\(chunks)", grid: (batch * heads, 1, 1), block: (32 * chunks, 1, 1),
+    launch("attention.cu", "attention_forward_short_64_c\(chunks)", grid: (batch * heads, 1, 1), block: (32 * chunks, 1, 1),
            sharedBytes: 3 * 16 * chunks * 72 * 2,
            [p(qkv), .ptr(rotary?.cos.devicePointer ?? 0), .ptr(rotary?.sin.devicePointer ?? 0), .ptr(rotated?.devicePointer ?? 0),
             p(out), p(lse), n32(seq), n32(heads), .f32(scale)])

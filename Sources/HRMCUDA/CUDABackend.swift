@@ -65,10 +65,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// HRM_CUDA_ATTN_SHORT=0 turns it off (the mma.sync tile kernels and a separate rope pass
   /// run instead). For experiments and the bench.
   public var attentionShort: Bool
-  /// The short-sequence forward's variant that issues all of a thread's global loads before
-  /// using any (`attention_forward_short_early_*`). Env HRM_CUDA_ATTN_SHORT_EARLY=1. For
-  /// experiments and the bench.
-  public var attentionShortEarly: Bool
   /// attentionForwardRotary without the full rope pass (the default): the short kernel
   /// rotates Q and K while loading them; for the Hopper kernel one pass rotates only the
   /// query and key heads into a scratch and V is read in place. Env HRM_CUDA_ATTN_ROPE=0 runs
@@ -192,7 +188,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     self.forceSimpleAttention = env["HRM_CUDA_ATTENTION"] == "simple"
     self.attentionMinBlocks = env["HRM_CUDA_ATTN_MINB"] != "0"
     self.attentionShort = env["HRM_CUDA_ATTN_SHORT"] != "0"
-    self.attentionShortEarly = env["HRM_CUDA_ATTN_SHORT_EARLY"] == "1"
     self.attentionFusedRoPE = env["HRM_CUDA_ATTN_ROPE"] != "0"
     self.attentionWarpgroups = env["HRM_CUDA_ATTN_WGS"].flatMap { Int($0) }.flatMap { (0...4).contains($0) ? $0 : nil }
     self.attentionBackwardWarpgroups = env["HRM_CUDA_ATTN_BWD_WGS"].flatMap { Int($0) }.flatMap { (0...2).contains($0) ? $0 : nil }

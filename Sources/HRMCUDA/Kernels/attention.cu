@@ -879,7 +879,7 @@ ATTENTION_TC_MINB_KERNELS(32)
 // 16-byte stores.
 #define SHORT_LD (64 + TC_PAD)   // shared row length (bf16) of the Q, K, V tiles
 
-template <int NC, bool EARLY>
+template <int NC>
 __device__ __forceinline__ void attention_forward_short_impl(const bf16_t* qkv, const float* __restrict__ cosT,
                                                              const float* __restrict__ sinT, bf16_t* rot,
                                                              bf16_t* out, float* lse, int seq, int heads, float scale) {
@@ -895,42 +895,36 @@ __device__ __forceinline__ void attention_forward_short_impl(const bf16_t* qkv, 
 
   // Load: item = (slot, row, c) for the 16-byte chunks c and c + 4 of a head row (elements
   // 8c .. 8c + 7 and 32 + 8c .., the RoPE pairs); four consecutive threads cover a row. Each
-  // thread has 6 items, rows r and r + ROWS/2 of each slot (rows clamped into range, so no
-  // load waits behind a branch). EARLY: all 12 global loads are issued before any is used
-  // (one memory round trip, more registers); otherwise row by row (two round trips). Then per
-  // row the RoPE table values (a small, cache-resident table), rotation and shared stores.
+  // thread has 6 items: rows r and r + ROWS/2 of each slot, done in two halves (one per row)
+  // whose global loads (Q, K, V chunks and the row's RoPE table values, loaded for a row
+  // clamped into range so that no load waits behind a branch) are all issued first.
   const int c = threadIdx.x & 3;
-  vec16 v1[2][3], v2[2][3];
-  auto load_row = [&](int half) {
-    const i64 at0 = base + (i64)min((int)(threadIdx.x >> 2) + half * (ROWS / 2), seq - 1) * stride + (i64)h * 64 + 8 * c;
-#pragma unroll
-    for (int slot = 0; slot < 3; slot++) {
-      v1[half][slot] = *(const vec16*)(qkv + at0 + (i64)slot * heads * 64);
-      v2[half][slot] = *(const vec16*)(qkv + at0 + (i64)slot * heads * 64 + 32);
-    }
-  };
-  if (EARLY) { load_row(0); load_row(1); }
 #pragma unroll
   for (int half = 0; half < 2; half++) {
-    if (!EARLY) load_row(half);
     const int row = (threadIdx.x >> 2) + half * (ROWS / 2);
     const bool valid = row < seq;
     const i64 at0 = base + (i64)min(row, seq - 1) * stride + (i64)h * 64 + 8 * c;
+    vec16 v1[3], v2[3];
+#pragma unroll
+    for (int slot = 0; slot < 3; slot++) {
+      v1[slot] = *(const vec16*)(qkv + at0 + (i64)slot * heads * 64);
+      v2[slot] = *(const vec16*)(qkv + at0 + (i64)slot * heads * 64 + 32);
+    }
     if (cosT != nullptr) {
       const RopeTable8 rt = rope_table8(cosT + (i64)min(row, seq - 1) * 64, sinT + (i64)min(row, seq - 1) * 64, 8 * c, 32);
 #pragma unroll
-      for (int slot = 0; slot < 2; slot++) rope_apply8(v1[half][slot], v2[half][slot], rt, false, v1[half][slot], v2[half][slot]);
+      for (int slot = 0; slot < 2; slot++) rope_apply8(v1[slot], v2[slot], rt, false, v1[slot], v2[slot]);
     }
 #pragma unroll
     for (int slot = 0; slot < 3; slot++) {
-      if (!valid) { v1[half][slot] = vec16{0u, 0u, 0u, 0u}; v2[half][slot] = v1[half][slot]; }
+      if (!valid) { v1[slot] = vec16{0u, 0u, 0u, 0u}; v2[slot] = v1[slot]; }
       else if (rot != nullptr && ((cosT != nullptr && slot < 2) || rot != qkv)) {
-        *(vec16*)(rot + at0 + (i64)slot * heads * 64) = v1[half][slot];
-        *(vec16*)(rot + at0 + (i64)slot * heads * 64 + 32) = v2[half][slot];
+        *(vec16*)(rot + at0 + (i64)slot * heads * 64) = v1[slot];
+        *(vec16*)(rot + at0 + (i64)slot * heads * 64 + 32) = v2[slot];
       }
       bf16_t (*dst)[SHORT_LD] = slot == 0 ? qs : (slot == 1 ? ks : vs);
-      *(vec16*)&dst[row][8 * c] = v1[half][slot];
-      *(vec16*)&dst[row][32 + 8 * c] = v2[half][slot];
+      *(vec16*)&dst[row][8 * c] = v1[slot];
+      *(vec16*)&dst[row][32 + 8 * c] = v2[slot];
     }
   }
   __syncthreads();
@@ -1035,12 +1029,7 @@ __device__ __forceinline__ void attention_forward_short_impl(const bf16_t* qkv, 
   extern "C" __global__ void __launch_bounds__(NC * 32) attention_forward_short_64_c##NC(                        \
       const bf16_t* qkv, const float* cosT, const float* sinT, bf16_t* rot, bf16_t* out, float* lse, int seq,  \
       int heads, float scale) {                                                                                  \
-    attention_forward_short_impl<NC, false>(qkv, cosT, sinT, rot, out, lse, seq, heads, scale);                  \
-  }                                                                                                              \
-  extern "C" __global__ void __launch_bounds__(NC * 32, 3) attention_forward_short_early_64_c##NC(               \
-      const bf16_t* qkv, const float* cosT, const float* sinT, bf16_t* rot, bf16_t* out, float* lse, int seq,  \
-      int heads, float scale) {                                                                                  \
-    attention_forward_short_impl<NC, true>(qkv, cosT, sinT, rot, out, lse, seq, heads, scale);                   \
+    attention_forward_short_impl<NC>(qkv, cosT, sinT, rot, out, lse, seq, heads, scale);                         \
   }
 ATTENTION_SHORT_KERNEL(1)
 ATTENTION_SHORT_KERNEL(2)
