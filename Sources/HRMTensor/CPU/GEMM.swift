@@ -312,15 +312,20 @@ public enum CPUGEMM {
         s += 1
       }
     }
-    let rows = mc - full * mr
-    if rows > 0 {
-      // Ragged last sliver: scalar copy, zero padding.
-      let out = dst + full * mr * kc
-      for p in 0..<kc {
-        for r in 0..<mr {
-          let i = i0 + full * mr + r
-          out[p * mr + r] = r < rows ? (transA ? a[(k0 + p) * lda + i] : a[i * lda + k0 + p]) : 0
-        }
+    packTail(a, ld: lda, kMajor: transA, k0: k0, kc: kc, first: i0 + full * mr, count: mc - full * mr, width: mr,
+             into: dst + full * mr * kc)
+  }
+
+  /// The ragged last sliver of a panel (scalar copy, zero padding): out[p * width + r] =
+  /// X[k0 + p, first + r] for r < count, 0 for count <= r < width, where X is stored k-major
+  /// (x[k * ld + i]) or index-major (x[i * ld + k]). Nothing when count is 0.
+  static func packTail(_ x: UnsafePointer<Float>, ld: Int, kMajor: Bool, k0: Int, kc: Int, first: Int, count: Int,
+                       width: Int, into out: UnsafeMutablePointer<Float>) {
+    guard count > 0 else { return }
+    for p in 0..<kc {
+      for r in 0..<width {
+        let i = first + r
+        out[p * width + r] = r < count ? (kMajor ? x[(k0 + p) * ld + i] : x[i * ld + k0 + p]) : 0
       }
     }
   }
@@ -351,16 +356,8 @@ public enum CPUGEMM {
         }
       }
     }
-    let cols = nc - full * nr
-    if cols > 0 {
-      let out = dst + full * nr * kc
-      for p in 0..<kc {
-        for cc in 0..<nr {
-          let j = j0 + full * nr + cc
-          out[p * nr + cc] = cc < cols ? (transB ? b[j * ldb + k0 + p] : b[(k0 + p) * ldb + j]) : 0
-        }
-      }
-    }
+    packTail(b, ld: ldb, kMajor: !transB, k0: k0, kc: kc, first: j0 + full * nr, count: nc - full * nr, width: nr,
+             into: dst + full * nr * kc)
   }
 
   /// Transposes a strip of `rows` (6 or 8) rows x kc columns, src[r * ld + p], into
