@@ -174,36 +174,27 @@ final class GEMMTests: XCTestCase {
   }
 
   func testDeterministicAcrossRunsAndThreadCounts() {
-    // Tiny blocks give many work items, so the threads really interleave.
-    do {
-      let m = 61, n = 50, k = 40
-      var g = Gen(state: 7)
-      let a = g.array(k * m), b = g.array(k * n)
-      func run(_ threads: Int) -> [UInt32] {
+    /// C's bit patterns for each thread count must equal the first run's.
+    func assertSameBits(m: Int, n: Int, k: Int, transA: Bool, transB: Bool, seed: UInt64, blocking: CPUGEMM.Blocking,
+                        threads: [Int], _ what: String) {
+      var g = Gen(state: seed)
+      let a = g.array(m * k), b = g.array(n * k)
+      func run(_ t: Int) -> [UInt32] {
         var c = [Float](repeating: 0, count: m * n)
-        CPUGEMM.sgemm(transA: true, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: m, b: b,
-                      ldb: n, beta: 0, c: &c, ldc: n, threads: threads, blocking: Self.tiny)
+        CPUGEMM.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1, a: a, lda: transA ? m : k, b: b,
+                      ldb: transB ? k : n, beta: 0, c: &c, ldc: n, threads: t, blocking: blocking)
         return c.map(\.bitPattern)
       }
-      let first = run(2)
-      for t in [2, 2, 1, 3, 4] { XCTAssertEqual(first, run(t), "tiny blocks, \(t) threads") }
+      let first = run(threads[0])
+      for t in threads { XCTAssertEqual(first, run(t), "\(what), \(t) threads") }
     }
+    // Tiny blocks give many work items, so the threads really interleave.
+    assertSameBits(m: 61, n: 50, k: 40, transA: true, transB: false, seed: 7, blocking: Self.tiny,
+                   threads: [2, 2, 2, 1, 3, 4], "tiny blocks")
     // Large enough to take the threaded path; results must be bitwise equal run to run and
     // for every thread count (no thread ever reorders another's sums).
-    let m = 100, n = 72, k = 300
-    var g = Gen(state: 42)
-    let a = g.array(m * k), b = g.array(n * k)
-    func run(_ threads: Int) -> [UInt32] {
-      var c = [Float](repeating: 0, count: m * n)
-      CPUGEMM.sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b,
-                    ldb: k, beta: 0, c: &c, ldc: n, threads: threads)
-      return c.map(\.bitPattern)
-    }
-    let first = run(2)
-    XCTAssertEqual(first, run(2))
-    XCTAssertEqual(first, run(1))
-    XCTAssertEqual(first, run(3))
-    XCTAssertEqual(first, run(CPUParallel.threadCount))
+    assertSameBits(m: 100, n: 72, k: 300, transA: false, transB: true, seed: 42, blocking: .standard,
+                   threads: [2, 2, 1, 3, CPUParallel.threadCount], "standard blocks")
   }
 
   /// The worker team behind sgemm's threads: every index runs exactly once per call, back to
