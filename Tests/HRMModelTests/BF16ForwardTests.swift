@@ -58,5 +58,9 @@ final class BF16ForwardTests: XCTestCase {
     XCTAssertFalse(plain.grad.isEmpty)
     XCTAssertEqual(frozen.logits, plain.logits)
     XCTAssertEqual(frozen.grad, plain.grad)
+    // After the scope a changed weight is cast afresh (a cast kept past the scope would not see it).
+    let w = store["L_level.layers.0.self_attn.qkv_proj.weight"]
+    cpu.scale(w, by: 2, out: w)
+    XCTAssertNotEqual(run().logits, plain.logits)
   }
 }
