@@ -108,18 +108,7 @@ public enum BackendBench {
     timed("attentionForward bf16 \(b) T\(seq) H\(heads)", flops(attnFlops)) {
       be.attentionForward(qkv: qkv, out: attn, lse: lse, batch: batch, seq: seq, heads: heads, headDim: headDim, scale: scale)
     }
-    // RoPE tables as the model builds them (cos/sin of t * theta^(-2i/Dh), halves equal).
-    func ropeTables(_ n: Int) -> (Tensor, Tensor) {
-      var c = [Float](repeating: 0, count: n * headDim), s = c
-      for pos in 0..<n {
-        for i in 0..<(headDim / 2) {
-          let a = Float(pos) * Float(pow(10000.0, -Double(2 * i) / Double(headDim)))
-          for j in [i, i + headDim / 2] { c[pos * headDim + j] = cos(a); s[pos * headDim + j] = sin(a) }
-        }
-      }
-      return (Tensor(c, shape: [n, headDim], on: be), Tensor(s, shape: [n, headDim], on: be))
-    }
-    let (cosT, sinT) = ropeTables(seq)
+    let (cosT, sinT) = ropeTables(length: seq, headDim: headDim, theta: 10000, on: be)   // the model's tables
     timed("attentionForwardRotary bf16 \(b) T\(seq) H\(heads)", flops(attnFlops)) {
       be.attentionForwardRotary(qkv: qkv, cos: cosT, sin: sinT, rotated: nil, out: attn, lse: lse, batch: batch, seq: seq,
                                 heads: heads, headDim: headDim, scale: scale)
@@ -180,7 +169,7 @@ public enum BackendBench {
         timed("attentionForward bf16 B\(lb) T\(lt) H\(heads)", flops(lf)) {
           be.attentionForward(qkv: lq, out: lo, lse: ll, batch: lb, seq: lt, heads: heads, headDim: headDim, scale: scale)
         }
-        let (lcos, lsin) = ropeTables(lt)
+        let (lcos, lsin) = ropeTables(length: lt, headDim: headDim, theta: 10000, on: be)
         timed("attentionForwardRotary bf16 B\(lb) T\(lt) H\(heads)", flops(lf)) {
           be.attentionForwardRotary(qkv: lq, cos: lcos, sin: lsin, rotated: nil, out: lo, lse: ll, batch: lb, seq: lt,
                                     heads: heads, headDim: headDim, scale: scale)

@@ -163,26 +163,11 @@ public final class HRMInner {
     }
     H = level("H_level", config.hLayers)
     L = level("L_level", config.lLayers)
-    rotary = config.posEncodings == "rope" ? HRMInner.rotaryTables(config, backend: backend) : nil
+    rotary = config.posEncodings == "rope"
+      ? ropeTables(length: config.totalLength, headDim: config.headDim, theta: config.ropeTheta, on: backend) : nil
     hInitRow = Tensor.empty([1], .f32, on: backend)
     lInitRow = hInitRow
     refreshInitialStates()
-  }
-
-  /// RoPE tables cos/sin [T, Dh] f32, half-split layout ([A, A] with A[t, i] = t·θ^(−2i/Dh)).
-  static func rotaryTables(_ c: HRMConfig, backend: Backend) -> (cos: Tensor, sin: Tensor) {
-    let t = c.totalLength, d = c.headDim, half = d / 2
-    var cosv = [Float](repeating: 0, count: t * d)
-    var sinv = cosv
-    for pos in 0..<t {
-      for i in 0..<half {
-        let invFreq = Float(1.0 / pow(c.ropeTheta, Double(2 * i) / Double(d)))
-        let angle = Float(pos) * invFreq
-        cosv[pos * d + i] = cos(angle); cosv[pos * d + i + half] = cos(angle)
-        sinv[pos * d + i] = sin(angle); sinv[pos * d + i + half] = sin(angle)
-      }
-    }
-    return (Tensor(cosv, shape: [t, d], on: backend), Tensor(sinv, shape: [t, d], on: backend))
   }
 
   /// Re-reads H_init / L_init (after loading weights) into their broadcast rows.

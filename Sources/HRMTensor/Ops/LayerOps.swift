@@ -102,6 +102,23 @@ public func addRMSNorm(_ a: Tensor, _ b: Tensor, eps: Float) -> Tensor {
   }
 }
 
+/// RoPE tables cos/sin [length, headDim] f32 in the half-split layout the rope ops take:
+/// [A, A] with A[t, i] = t·θ^(−2i/headDim).
+public func ropeTables(length: Int, headDim: Int, theta: Double, on backend: Backend) -> (cos: Tensor, sin: Tensor) {
+  let half = headDim / 2
+  var cosv = [Float](repeating: 0, count: length * headDim)
+  var sinv = cosv
+  for pos in 0..<length {
+    for i in 0..<half {
+      let invFreq = Float(1.0 / pow(theta, Double(2 * i) / Double(headDim)))
+      let angle = Float(pos) * invFreq
+      cosv[pos * headDim + i] = cos(angle); cosv[pos * headDim + i + half] = cos(angle)
+      sinv[pos * headDim + i] = sin(angle); sinv[pos * headDim + i + half] = sin(angle)
+    }
+  }
+  return (Tensor(cosv, shape: [length, headDim], on: backend), Tensor(sinv, shape: [length, headDim], on: backend))
+}
+
 /// Rotary embedding on the query and key heads of qkv [B, T, 3·H·Dh]; cos/sin [T, Dh] f32.
 public func rope(_ qkv: Tensor, cos: Tensor, sin: Tensor, heads: Int, headDim: Int) -> Tensor {
   check(qkv.rank == 3 && qkv.shape[2] == 3 * heads * headDim,
