@@ -395,6 +395,14 @@ extension CUDABackend {
   /// The Hopper (wgmma) forward: Q and K from qkv, V from `values` (qkv-shaped).
   private func launchHopperAttention(qkv: Tensor, values: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int,
                                      heads: Int, scale: Float, warpgroups wgs: Int) {
+    let producer = attentionProducerGroups
+    if producer > 0 {   // four 16 KB K/V tiles, then eight mbarriers
+      launch("attention.cu", "attention_forward_ws_64_g\(producer)",
+             grid: ((seq + 64 * producer - 1) / (64 * producer), batch * heads, 1),
+             block: (128 * producer + 32, 1, 1), sharedBytes: 4 * 16384 + 64,
+             [p(qkv), p(values), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
+      return
+    }
     // Four 16 KB K/V tiles in dynamic shared memory (attention.cu).
     launch("attention.cu", "attention_forward_wg_64_g\(wgs)", grid: ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1),
            block: (128 * wgs, 1, 1), sharedBytes: 4 * 16384,

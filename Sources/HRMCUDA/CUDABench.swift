@@ -217,6 +217,14 @@ public enum BackendBench {
             be.attentionForward(qkv: lq, out: lo, lse: ll, batch: lb, seq: lt, heads: heads, headDim: headDim, scale: scale)
           }
         }
+        let savedProducer = cuda.attentionProducerGroups
+        for wgs in hopperGroups.isEmpty ? [] : [2, 3] {
+          cuda.attentionProducerGroups = wgs
+          timed("attentionForward bf16 B\(lb) T\(lt) H\(heads) wgmma, producer warp, \(wgs) warpgroups", flops(lf)) {
+            be.attentionForward(qkv: lq, out: lo, lse: ll, batch: lb, seq: lt, heads: heads, headDim: headDim, scale: scale)
+          }
+        }
+        cuda.attentionProducerGroups = savedProducer
         for wgs in hopperGroups where wgs <= 2 {
           cuda.attentionBackwardWarpgroups = wgs
           timed("attentionBackward bf16 B\(lb) T\(lt) H\(heads) wgmma, \(wgs) warpgroups", flops(2.5 * lf)) {

@@ -1358,6 +1358,160 @@ extern "C" __global__ void __launch_bounds__(512, 1) attention_forward_wg_64_g4(
   attention_forward_wg_impl<4>(qkv, vqkv, out, odt, lse, seq, heads, scale);
 }
 
+/// mbarrier helpers (shared::cta): init with an arrival count, arrive (release), and wait
+/// (acquire) for the phase of the given parity to complete.
+__device__ __forceinline__ void mbar_init(u64* bar, unsigned count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(shared_address(bar)), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(u64* bar) {
+  asm volatile("{\n.reg .b64 state;\nmbarrier.arrive.shared::cta.b64 state, [%0];\n}\n" ::"r"(shared_address(bar))
+               : "memory");
+}
+__device__ __forceinline__ void mbar_wait(u64* bar, unsigned parity) {
+  asm volatile(
+      "{\n.reg .pred done;\nWAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n}\n" ::"r"(shared_address(bar)),
+      "r"(parity)
+      : "memory");
+}
+
+/// Forward with a producer warp (warp specialisation). The WGS consumer warpgroups compute as
+/// in attention_forward_wg_impl; the block's last warp alone copies the K/V tiles (cp.async,
+/// 32 16-byte chunks per lane and tile) into four buffers. Each buffer has two mbarriers:
+/// `full` (the producer's 32 lanes arrive once the tile has landed and is fenced for wgmma)
+/// and `empty` (every active consumer warp arrives once its products have read the tile). So
+/// a warpgroup waits only for its data and never for the other warpgroups: no block barrier
+/// in the loop, and the warpgroups' softmax phases drift apart instead of running in lock
+/// step. Dynamic shared memory: 4 x 16 KB tiles, then the 8 barriers.
+template <int WGS>
+__device__ __forceinline__ void attention_forward_ws_impl(const bf16_t* __restrict__ qkv, const bf16_t* __restrict__ vqkv,
+                                                          void* out, int odt, float* lse, int seq, int heads, float scale) {
+  constexpr int DH = 64, TILE = 2 * 64 * DH, STAGES = 4;   // K then V, bf16 elements
+  extern __shared__ __align__(128) unsigned char wg_smem[];
+  bf16_t* kv = (bf16_t*)wg_smem;
+  u64* full = (u64*)(wg_smem + STAGES * TILE * 2);
+  u64* empty = full + STAGES;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+  const i64 stride = 3LL * heads * DH;
+  const bf16_t* base = qkv + (i64)b * seq * stride;
+  const int tiles = (seq + 63) / 64;
+  const int row0 = blockIdx.x * (64 * WGS);
+  const int activeGroups = min(WGS, (seq - row0 + 63) / 64);
+  if (threadIdx.x == 0) {
+#pragma unroll
+    for (int s = 0; s < STAGES; s++) {
+      mbar_init(&full[s], 32);
+      mbar_init(&empty[s], 4 * activeGroups);
+    }
+  }
+  __syncthreads();
+  const int group = wg_index();
+  if (group == WGS) {
+    // Producer. Lane l copies chunks e = l + 32 k (k < 16: K, else V) of the core-matrix
+    // order of wg_load_pair: row (l & 7) + 8 (k >> 1) % 8..., column 8 (l >> 3) + 32 (k & 1).
+    const bf16_t* src[2] = {base + (i64)(heads + h) * DH, vqkv + (i64)b * seq * stride + (i64)(2 * heads + h) * DH};
+    const int r = lane & 7, c = (lane >> 3) * 8;
+    for (int j = 0; j < tiles; j++) {
+      const int s = j % STAGES;
+      if (j >= STAGES) mbar_wait(&empty[s], ((j / STAGES) - 1) & 1);
+      bf16_t* dst = kv + s * TILE;
+#pragma unroll
+      for (int k = 0; k < 32; k++) {
+        const int row = j * 64 + r + 8 * ((k & 15) >> 1);
+        const bool valid = row < seq;
+        cp_async16(dst + 8 * (lane + 32 * k), src[k >> 4] + (i64)(valid ? row : 0) * stride + c + 32 * (k & 1), valid);
+      }
+      cp_async_commit();
+      if (j > 0) {
+        cp_async_wait<1>();
+        fence_proxy_async();
+        mbar_arrive(&full[(j - 1) % STAGES]);
+      }
+    }
+    cp_async_wait<0>();
+    fence_proxy_async();
+    mbar_arrive(&full[(tiles - 1) % STAGES]);
+    return;
+  }
+  if (group >= activeGroups) return;
+  const int wrow = row0 + group * 64 + (warp & 3) * 16;   // first query row of this warp
+  const float scale2 = scale * TC_LOG2E;
+  const u64 kdesc = wg_desc(kv, 128, 1024), vdesc = wg_desc(kv + 64 * DH, 1024, 128);
+  constexpr u64 BUF = (TILE * 2) >> 4;
+  unsigned int qa[DH / 16][4];
+  load_a_rows<DH>(qa, base + (i64)h * DH, stride, wrow + g, seq, t);
+  float o[32], s[32];
+#pragma unroll
+  for (int i = 0; i < 32; i++) { o[i] = 0.0f; s[i] = 0.0f; }
+  unsigned int pa[4][4];
+  float m0 = -HRM_INF, m1 = -HRM_INF, l0 = 0.0f, l1 = 0.0f;
+
+  for (int j = 0; j < tiles; j++) {
+    mbar_wait(&full[j % STAGES], (j / STAGES) & 1);
+    const u64 kd = kdesc + (u64)(j % STAGES) * BUF;
+    wg_fence();
+#pragma unroll
+    for (int kc = 0; kc < DH / 16; kc++) wgmma_m64n64k16<0>(s, qa[kc], kd + kc * 16, kc > 0);
+    wg_commit();
+    if (j > 0) {
+      const u64 vd = vdesc + (u64)((j + STAGES - 1) % STAGES) * BUF;
+#pragma unroll
+      for (int kk = 0; kk < 4; kk++) wgmma_m64n64k16<1>(o, pa[kk], vd + kk * 128, 1);
+      wg_commit();
+      wg_wait<1>();
+    } else {
+      wg_wait<0>();
+    }
+    wg_hold(s);
+    float c0, c1, sum0, sum1;
+    wg_softmax_tile(s, m0, m1, sum0, sum1, c0, c1, j * 64, seq, t, scale2);
+    wg_wait<0>();
+    wg_hold(o);
+    wg_hold(pa);
+    if (j > 0 && lane == 0) mbar_arrive(&empty[(j - 1) % STAGES]);   // V_{j-1} (and K_{j-1}) read
+    l0 = l0 * c0 + sum0;
+    l1 = l1 * c1 + sum1;
+    if (!__all_sync(0xffffffffu, c0 == 1.0f && c1 == 1.0f)) {
+#pragma unroll
+      for (int dn = 0; dn < 8; dn++) { o[dn * 4] *= c0; o[dn * 4 + 1] *= c0; o[dn * 4 + 2] *= c1; o[dn * 4 + 3] *= c1; }
+    }
+    wg_pack(pa, s);
+  }
+  {
+    const u64 vd = vdesc + (u64)((tiles - 1) % STAGES) * BUF;
+    wg_fence();
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) wgmma_m64n64k16<1>(o, pa[kk], vd + kk * 128, 1);
+    wg_commit();
+    wg_wait<0>();
+    wg_hold(o);
+  }
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+  const int r0 = wrow + g;
+  const i64 ostride = (i64)heads * DH;
+  store_c_rows<DH>(out, odt, (i64)b * seq * ostride + (i64)h * DH, ostride, (const float(*)[4])o, r0, seq, t,
+                   1.0f / l0, 1.0f / l1);
+  if (t == 0) {
+    const i64 lbase = ((i64)b * heads + h) * seq;
+    if (r0 < seq) lse[lbase + r0] = m0 * TC_LN2 + logf(l0);
+    if (r0 + 8 < seq) lse[lbase + r0 + 8] = m1 * TC_LN2 + logf(l1);
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(288, 1) attention_forward_ws_64_g2(
+    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_ws_impl<2>(qkv, vqkv, out, odt, lse, seq, heads, scale);
+}
+extern "C" __global__ void __launch_bounds__(416, 1) attention_forward_ws_64_g3(
+    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_ws_impl<3>(qkv, vqkv, out, odt, lse, seq, heads, scale);
+}
+
 /// Backward statistics of a 64-query tile into shared memory, by the first warpgroup
 /// (threads 0..63 lse, 64..127 delta): lse in the log2 domain (+inf for padding queries, so
 /// their P = 0) and delta (0 for padding). The branch is on the warp-uniform warpgroup index
