@@ -1170,6 +1170,19 @@ __device__ __forceinline__ void wg_load_pair(bf16_t* tile, const bf16_t* base0, 
 /// are in the log2 domain (scale * log2 e applied); s becomes exp2(scale2 s - new max), one
 /// FFMA and one MUFU op per score. Returns the tile's row sums and the correction factors
 /// for the old statistics.
+/// 2^x for x <= 0 on the FMA pipe (the SFU's exp2 is the forward's busiest unit): x = n + f
+/// with n an integer (rounded through the 1.5 * 2^23 trick) and |f| <= 1/2, 2^f by a cubic
+/// (relative error 2.2e-4, below bf16's 3.9e-3), 2^n added to the exponent bits. Clamped at
+/// -125 so the exponent cannot underflow into the sign (2^-125 is 0 against any row sum >= 1).
+__device__ __forceinline__ float poly_exp2(float x) {
+  x = fmaxf(x, -125.0f);
+  const float t = x + 12582912.0f;
+  const float f = x - (t - 12582912.0f);
+  const float p = fmaf(fmaf(fmaf(0.0528673158f, f, 0.242152146f), f, 0.693586834f), f, 0.999962747f);
+  return __int_as_float(__float_as_int(p) + (__float_as_int(t) << 23));
+}
+
+template <int POLY = 0>
 __device__ __forceinline__ void wg_softmax_tile(float (&s)[32], float& m0, float& m1, float& sum0, float& sum1,
                                                 float& c0, float& c1, int k0, int seq, int t, float scale2) {
   if (k0 + 64 > seq) {   // the last tile holds padding keys
@@ -1196,10 +1209,19 @@ __device__ __forceinline__ void wg_softmax_tile(float (&s)[32], float& m0, float
   float a0 = 0.0f, a1 = 0.0f;
 #pragma unroll
   for (int nt = 0; nt < 8; nt++) {
-    s[nt * 4] = fast_exp2(fmaf(s[nt * 4], scale2, -mx0));
-    s[nt * 4 + 1] = fast_exp2(fmaf(s[nt * 4 + 1], scale2, -mx0));
-    s[nt * 4 + 2] = fast_exp2(fmaf(s[nt * 4 + 2], scale2, -mx1));
-    s[nt * 4 + 3] = fast_exp2(fmaf(s[nt * 4 + 3], scale2, -mx1));
+    // POLY of the 8 column groups (spread out) take the polynomial instead of the SFU.
+    const bool poly = POLY > 0 && (nt % (8 / (POLY > 0 ? POLY : 1))) == 1 % (8 / (POLY > 0 ? POLY : 1));
+    if (poly) {
+      s[nt * 4] = poly_exp2(fmaf(s[nt * 4], scale2, -mx0));
+      s[nt * 4 + 1] = poly_exp2(fmaf(s[nt * 4 + 1], scale2, -mx0));
+      s[nt * 4 + 2] = poly_exp2(fmaf(s[nt * 4 + 2], scale2, -mx1));
+      s[nt * 4 + 3] = poly_exp2(fmaf(s[nt * 4 + 3], scale2, -mx1));
+    } else {
+      s[nt * 4] = fast_exp2(fmaf(s[nt * 4], scale2, -mx0));
+      s[nt * 4 + 1] = fast_exp2(fmaf(s[nt * 4 + 1], scale2, -mx0));
+      s[nt * 4 + 2] = fast_exp2(fmaf(s[nt * 4 + 2], scale2, -mx1));
+      s[nt * 4 + 3] = fast_exp2(fmaf(s[nt * 4 + 3], scale2, -mx1));
+    }
     a0 += s[nt * 4] + s[nt * 4 + 1];
     a1 += s[nt * 4 + 2] + s[nt * 4 + 3];
   }
@@ -1246,7 +1268,7 @@ struct WgTileCopier {
 /// Q and K are read from the query and key heads of qkv, V from the value heads of vqkv (both
 /// shaped as qkv: the same tensor, or a copy whose query and key heads were rotated by RoPE;
 /// rotating Q in registers here instead was slower, docs/perf-cuda.md run 29).
-template <int WGS>
+template <int WGS, int POLY = 0>
 __device__ __forceinline__ void attention_forward_wg_impl(const bf16_t* __restrict__ qkv, const bf16_t* __restrict__ vqkv,
                                                           void* out, int odt, float* lse, int seq, int heads, float scale) {
   constexpr int DH = 64, TILE = 2 * 64 * DH, STAGES = 4;   // K then V, bf16 elements
@@ -1304,7 +1326,7 @@ __device__ __forceinline__ void attention_forward_wg_impl(const bf16_t* __restri
     }
     wg_hold(s);
     float c0, c1, sum0, sum1;
-    wg_softmax_tile(s, m0, m1, sum0, sum1, c0, c1, j * 64, seq, t, scale2);
+    wg_softmax_tile<POLY>(s, m0, m1, sum0, sum1, c0, c1, j * 64, seq, t, scale2);
     wg_wait<0>();
     wg_hold(o);
     wg_hold(pa);
@@ -1357,6 +1379,148 @@ extern "C" __global__ void __launch_bounds__(512, 1) attention_forward_wg_64_g4(
     const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
   attention_forward_wg_impl<4>(qkv, vqkv, out, odt, lse, seq, heads, scale);
 }
+extern "C" __global__ void __launch_bounds__(512, 1) attention_forward_wg_64_g4_p2(
+    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_wg_impl<4, 2>(qkv, vqkv, out, odt, lse, seq, heads, scale);
+}
+extern "C" __global__ void __launch_bounds__(512, 1) attention_forward_wg_64_g4_p4(
+    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_wg_impl<4, 4>(qkv, vqkv, out, odt, lse, seq, heads, scale);
+}
+
+/// Forward with two 64-row query tiles per warpgroup (128 rows): per key tile both score
+/// products and both P V products are issued at once, and the softmax of the first tile runs
+/// while the tensor cores still work on the second's scores and the P V products, the second
+/// tile's softmax while they finish (FA3's ping-pong between two warpgroups, here inside one
+/// warpgroup, so each warp always holds independent work). ~200 registers per thread, so WGS
+/// (1 or 2) warpgroups per block and 2 / WGS blocks per SM; K/V tiles as in
+/// attention_forward_wg_impl (four buffers, copied two tiles ahead).
+template <int WGS>
+__device__ __forceinline__ void attention_forward_wp_impl(const bf16_t* __restrict__ qkv, const bf16_t* __restrict__ vqkv,
+                                                          void* out, int odt, float* lse, int seq, int heads, float scale) {
+  constexpr int DH = 64, TILE = 2 * 64 * DH, STAGES = 4;
+  extern __shared__ __align__(128) unsigned char wg_smem[];
+  bf16_t* kv = (bf16_t*)wg_smem;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+  const i64 stride = 3LL * heads * DH;
+  const bf16_t* base = qkv + (i64)b * seq * stride;
+  const int wgRow = blockIdx.x * (128 * WGS) + wg_index() * 128;   // first query row of this warpgroup
+  const bool active = wgRow < seq;                                   // warpgroup-uniform
+  const int tiles = (seq + 63) / 64;
+  const float scale2 = scale * TC_LOG2E;
+  const u64 kdesc = wg_desc(kv, 128, 1024), vdesc = wg_desc(kv + 64 * DH, 1024, 128);
+  constexpr u64 BUF = (TILE * 2) >> 4;
+
+  const WgTileCopier<128 * WGS> copier(base + (i64)(heads + h) * DH,
+                                       vqkv + (i64)b * seq * stride + (i64)(2 * heads + h) * DH, stride);
+  copier.load(kv, 0, stride, seq);
+  cp_async_commit();
+  if (tiles > 1) copier.load(kv + TILE, 1, stride, seq);
+  cp_async_commit();
+  unsigned int qa[2][DH / 16][4];
+#pragma unroll
+  for (int u = 0; u < 2; u++)
+    load_a_rows<DH>(qa[u], base + (i64)h * DH, stride, wgRow + u * 64 + (warp & 3) * 16 + g, seq, t);
+  float o[2][32], s[2][32];
+#pragma unroll
+  for (int u = 0; u < 2; u++)
+#pragma unroll
+    for (int i = 0; i < 32; i++) { o[u][i] = 0.0f; s[u][i] = 0.0f; }
+  unsigned int pa[2][4][4] = {};
+  float m[2][2] = {{-HRM_INF, -HRM_INF}, {-HRM_INF, -HRM_INF}}, l[2][2] = {{0.0f, 0.0f}, {0.0f, 0.0f}};
+  float c[2][2];
+
+  for (int j = 0; j < tiles; j++) {
+    wg_tile_ready<1>();
+    if (j + 2 < tiles) copier.load(kv + ((j + 2) % STAGES) * TILE, j + 2, stride, seq);
+    cp_async_commit();
+    if (!active) continue;
+    const u64 kd = kdesc + (u64)(j % STAGES) * BUF;
+    wg_fence();
+#pragma unroll
+    for (int u = 0; u < 2; u++) {
+#pragma unroll
+      for (int kc = 0; kc < DH / 16; kc++) wgmma_m64n64k16<0>(s[u], qa[u][kc], kd + kc * 16, kc > 0);
+      wg_commit();
+    }
+    {
+      // O += P_{j-1} V_{j-1}; at j = 0 a zero product against tile 0's V (P is zero), so the
+      // three commit groups are the same every iteration (ptxas serialises wgmma otherwise).
+      const u64 vd = vdesc + (u64)((j + (j > 0 ? STAGES - 1 : 0)) % STAGES) * BUF;
+#pragma unroll
+      for (int u = 0; u < 2; u++)
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) wgmma_m64n64k16<1>(o[u], pa[u][kk], vd + kk * 128, 1);
+      wg_commit();
+    }
+    wg_wait<2>();   // S of the first tile is done
+    wg_hold(s[0]);
+    float sum0, sum1;
+    wg_softmax_tile(s[0], m[0][0], m[0][1], sum0, sum1, c[0][0], c[0][1], j * 64, seq, t, scale2);
+    l[0][0] = l[0][0] * c[0][0] + sum0;
+    l[0][1] = l[0][1] * c[0][1] + sum1;
+    wg_wait<1>();   // S of the second tile
+    wg_hold(s[1]);
+    wg_softmax_tile(s[1], m[1][0], m[1][1], sum0, sum1, c[1][0], c[1][1], j * 64, seq, t, scale2);
+    l[1][0] = l[1][0] * c[1][0] + sum0;
+    l[1][1] = l[1][1] * c[1][1] + sum1;
+    wg_wait<0>();   // both P V products
+    wg_hold(o[0]);
+    wg_hold(o[1]);
+    wg_hold(pa[0]);
+    wg_hold(pa[1]);
+#pragma unroll
+    for (int u = 0; u < 2; u++) {
+      if (!__all_sync(0xffffffffu, c[u][0] == 1.0f && c[u][1] == 1.0f)) {
+#pragma unroll
+        for (int dn = 0; dn < 8; dn++) {
+          o[u][dn * 4] *= c[u][0]; o[u][dn * 4 + 1] *= c[u][0]; o[u][dn * 4 + 2] *= c[u][1]; o[u][dn * 4 + 3] *= c[u][1];
+        }
+      }
+      wg_pack(pa[u], s[u]);
+    }
+  }
+  if (!active) return;
+  {
+    const u64 vd = vdesc + (u64)((tiles - 1) % STAGES) * BUF;
+    wg_fence();
+#pragma unroll
+    for (int u = 0; u < 2; u++)
+#pragma unroll
+      for (int kk = 0; kk < 4; kk++) wgmma_m64n64k16<1>(o[u], pa[u][kk], vd + kk * 128, 1);
+    wg_commit();
+    wg_wait<0>();
+    wg_hold(o[0]);
+    wg_hold(o[1]);
+  }
+  const i64 ostride = (i64)heads * DH;
+#pragma unroll
+  for (int u = 0; u < 2; u++) {
+    float l0 = l[u][0], l1 = l[u][1];
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    const int r0 = wgRow + u * 64 + (warp & 3) * 16 + g;
+    store_c_rows<DH>(out, odt, (i64)b * seq * ostride + (i64)h * DH, ostride, (const float(*)[4])o[u], r0, seq, t,
+                     1.0f / l0, 1.0f / l1);
+    if (t == 0) {
+      const i64 lbase = ((i64)b * heads + h) * seq;
+      if (r0 < seq) lse[lbase + r0] = m[u][0] * TC_LN2 + logf(l0);
+      if (r0 + 8 < seq) lse[lbase + r0 + 8] = m[u][1] * TC_LN2 + logf(l1);
+    }
+  }
+}
+
+extern "C" __global__ void __launch_bounds__(128, 2) attention_forward_wp_64_g1(
+    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_wp_impl<1>(qkv, vqkv, out, odt, lse, seq, heads, scale);
+}
+extern "C" __global__ void __launch_bounds__(256, 1) attention_forward_wp_64_g2(
+    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
+  attention_forward_wp_impl<2>(qkv, vqkv, out, odt, lse, seq, heads, scale);
+}
 
 /// mbarrier helpers (shared::cta): init with an arrival count, arrive (release), and wait
 /// (acquire) for the phase of the given parity to complete.
@@ -1376,140 +1540,195 @@ __device__ __forceinline__ void mbar_wait(u64* bar, unsigned parity) {
       : "memory");
 }
 
-/// Forward with a producer warp (warp specialisation). The WGS consumer warpgroups compute as
-/// in attention_forward_wg_impl; the block's last warp alone copies the K/V tiles (cp.async,
-/// 32 16-byte chunks per lane and tile) into four buffers. Each buffer has two mbarriers:
-/// `full` (the producer's 32 lanes arrive once the tile has landed and is fenced for wgmma)
-/// and `empty` (every active consumer warp arrives once its products have read the tile). So
-/// a warpgroup waits only for its data and never for the other warpgroups: no block barrier
-/// in the loop, and the warpgroups' softmax phases drift apart instead of running in lock
-/// step. Dynamic shared memory: 4 x 16 KB tiles, then the 8 barriers.
+/// Forward with a producer warp (warp specialisation), persistent: each block loops over
+/// work items (a head's 64 WGS query rows; consecutive items share a head, so its K/V stay in
+/// L2) while the block's last warp alone copies with cp.async, running ahead across items:
+/// the next item's Q tile (two padded shared buffers) and first K/V tiles (four buffers) are
+/// in flight while the consumers finish the current one, so no block waits with nothing to
+/// do for its first loads. Every buffer has a `full` mbarrier (the producer's 32 lanes arrive
+/// once their copies have landed and are fenced for wgmma) and an `empty` one (each consumer
+/// warp arrives once its products, or its Q fragment loads, are done with the buffer). So a
+/// warpgroup waits only for its data, never for the others. The consumer warpgroups compute
+/// as in attention_forward_wg_impl (warpgroups past the sequence's end keep the barrier
+/// protocol and skip the work).
 template <int WGS>
 __device__ __forceinline__ void attention_forward_ws_impl(const bf16_t* __restrict__ qkv, const bf16_t* __restrict__ vqkv,
-                                                          void* out, int odt, float* lse, int seq, int heads, float scale) {
-  constexpr int DH = 64, TILE = 2 * 64 * DH, STAGES = 4;   // K then V, bf16 elements
+                                                          void* out, int odt, float* lse, int seq, int heads,
+                                                          int batchHeads, float scale) {
+  constexpr int DH = 64, TILE = 2 * 64 * DH, STAGES = 4, QROWS = 64 * WGS, QLD = DH + 8;
   extern __shared__ __align__(128) unsigned char wg_smem[];
   bf16_t* kv = (bf16_t*)wg_smem;
-  u64* full = (u64*)(wg_smem + STAGES * TILE * 2);
-  u64* empty = full + STAGES;
+  bf16_t* qbuf = kv + STAGES * TILE;   // [2][QROWS][QLD]
+  u64* fullKV = (u64*)(qbuf + 2 * QROWS * QLD);
+  u64* emptyKV = fullKV + STAGES;
+  u64* fullQ = emptyKV + STAGES;
+  u64* emptyQ = fullQ + 2;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
   const i64 stride = 3LL * heads * DH;
-  const bf16_t* base = qkv + (i64)b * seq * stride;
-  const int tiles = (seq + 63) / 64;
-  const int row0 = blockIdx.x * (64 * WGS);
-  const int activeGroups = min(WGS, (seq - row0 + 63) / 64);
+  const int tiles = (seq + 63) / 64, qblocks = (seq + QROWS - 1) / QROWS, items = batchHeads * qblocks;
   if (threadIdx.x == 0) {
 #pragma unroll
     for (int s = 0; s < STAGES; s++) {
-      mbar_init(&full[s], 32);
-      mbar_init(&empty[s], 4 * activeGroups);
+      mbar_init(&fullKV[s], 32);
+      mbar_init(&emptyKV[s], 4 * WGS);
+    }
+#pragma unroll
+    for (int s = 0; s < 2; s++) {
+      mbar_init(&fullQ[s], 32);
+      mbar_init(&emptyQ[s], 4 * WGS);
     }
   }
   __syncthreads();
   const int group = wg_index();
   if (group == WGS) {
-    // Producer. Lane l copies chunks e = l + 32 k (k < 16: K, else V) of the core-matrix
-    // order of wg_load_pair: row (l & 7) + 8 (k >> 1) % 8..., column 8 (l >> 3) + 32 (k & 1).
-    const bf16_t* src[2] = {base + (i64)(heads + h) * DH, vqkv + (i64)b * seq * stride + (i64)(2 * heads + h) * DH};
+    // Producer. K/V: lane l copies chunks e = l + 32 k (k < 16 K, else V) in the core-matrix
+    // order of wg_load_pair: row (l & 7) + 8 ((k & 15) >> 1), column 8 (l >> 3) + 32 (k & 1).
+    // Q: rows of QLD elements, lane l copies chunk l & 7 of rows (l >> 3) + 4 k.
+    int n = 0, prevQ = -1;   // packets (K/V tiles) issued; the Q buffer packet n - 1 carried
     const int r = lane & 7, c = (lane >> 3) * 8;
-    for (int j = 0; j < tiles; j++) {
-      const int s = j % STAGES;
-      if (j >= STAGES) mbar_wait(&empty[s], ((j / STAGES) - 1) & 1);
-      bf16_t* dst = kv + s * TILE;
+    for (int item = blockIdx.x, it = 0; item < items; item += gridDim.x, it++) {
+      const int bh = item / qblocks, qb = item - bh * qblocks, b = bh / heads, h = bh - b * heads;
+      const bf16_t* base = qkv + (i64)b * seq * stride;
+      const bf16_t* src[2] = {base + (i64)(heads + h) * DH, vqkv + (i64)b * seq * stride + (i64)(2 * heads + h) * DH};
+      for (int j = 0; j < tiles; j++, n++) {
+        const int s = n % STAGES;
+        if (n >= STAGES) mbar_wait(&emptyKV[s], ((n / STAGES) - 1) & 1);
+        int withQ = -1;
+        if (j == 0) {
+          withQ = it & 1;
+          if (it >= 2) mbar_wait(&emptyQ[withQ], ((it >> 1) - 1) & 1);
+          bf16_t* qdst = qbuf + withQ * QROWS * QLD;
+          const bf16_t* qsrc = base + (i64)h * DH + (lane & 7) * 8;
+#pragma unroll 4
+          for (int k = 0; k < QROWS / 4; k++) {
+            const int lrow = (lane >> 3) + 4 * k, row = qb * QROWS + lrow;
+            const bool valid = row < seq;
+            cp_async16(qdst + lrow * QLD + (lane & 7) * 8, qsrc + (i64)(valid ? row : 0) * stride, valid);
+          }
+        }
+        bf16_t* dst = kv + s * TILE;
 #pragma unroll
-      for (int k = 0; k < 32; k++) {
-        const int row = j * 64 + r + 8 * ((k & 15) >> 1);
-        const bool valid = row < seq;
-        cp_async16(dst + 8 * (lane + 32 * k), src[k >> 4] + (i64)(valid ? row : 0) * stride + c + 32 * (k & 1), valid);
-      }
-      cp_async_commit();
-      if (j > 0) {
-        cp_async_wait<1>();
-        fence_proxy_async();
-        mbar_arrive(&full[(j - 1) % STAGES]);
+        for (int k = 0; k < 32; k++) {
+          const int row = j * 64 + r + 8 * ((k & 15) >> 1);
+          const bool valid = row < seq;
+          cp_async16(dst + 8 * (lane + 32 * k), src[k >> 4] + (i64)(valid ? row : 0) * stride + c + 32 * (k & 1), valid);
+        }
+        cp_async_commit();
+        if (n > 0) {   // packet n - 1 has landed: make it visible to wgmma and say so
+          cp_async_wait<1>();
+          fence_proxy_async();
+          mbar_arrive(&fullKV[(n - 1) % STAGES]);
+          if (prevQ >= 0) mbar_arrive(&fullQ[prevQ]);
+        }
+        prevQ = withQ;
       }
     }
-    cp_async_wait<0>();
-    fence_proxy_async();
-    mbar_arrive(&full[(tiles - 1) % STAGES]);
+    if (n > 0) {
+      cp_async_wait<0>();
+      fence_proxy_async();
+      mbar_arrive(&fullKV[(n - 1) % STAGES]);
+      if (prevQ >= 0) mbar_arrive(&fullQ[prevQ]);
+    }
     return;
   }
-  if (group >= activeGroups) return;
-  const int wrow = row0 + group * 64 + (warp & 3) * 16;   // first query row of this warp
   const float scale2 = scale * TC_LOG2E;
   const u64 kdesc = wg_desc(kv, 128, 1024), vdesc = wg_desc(kv + 64 * DH, 1024, 128);
   constexpr u64 BUF = (TILE * 2) >> 4;
-  unsigned int qa[DH / 16][4];
-  load_a_rows<DH>(qa, base + (i64)h * DH, stride, wrow + g, seq, t);
-  float o[32], s[32];
+  const int qrow = group * 64 + (warp & 3) * 16 + g;   // this thread's first Q row in the tile
+  int n = 0;
+  for (int item = blockIdx.x, it = 0; item < items; item += gridDim.x, it++) {
+    const int bh = item / qblocks, qb = item - bh * qblocks, b = bh / heads, h = bh - b * heads;
+    const int wgRow = qb * QROWS + group * 64;
+    const bool active = wgRow < seq;   // warpgroup-uniform
+    unsigned int qa[DH / 16][4];
+    {
+      const int qs = it & 1;
+      mbar_wait(&fullQ[qs], (it >> 1) & 1);
+      const bf16_t* q0 = qbuf + qs * QROWS * QLD + qrow * QLD + 2 * t;
 #pragma unroll
-  for (int i = 0; i < 32; i++) { o[i] = 0.0f; s[i] = 0.0f; }
-  unsigned int pa[4][4];
-  float m0 = -HRM_INF, m1 = -HRM_INF, l0 = 0.0f, l1 = 0.0f;
-
-  for (int j = 0; j < tiles; j++) {
-    mbar_wait(&full[j % STAGES], (j / STAGES) & 1);
-    const u64 kd = kdesc + (u64)(j % STAGES) * BUF;
-    wg_fence();
+      for (int kc = 0; kc < DH / 16; kc++) {
+        qa[kc][0] = ld_pair(q0 + kc * 16);
+        qa[kc][1] = ld_pair(q0 + 8 * QLD + kc * 16);
+        qa[kc][2] = ld_pair(q0 + kc * 16 + 8);
+        qa[kc][3] = ld_pair(q0 + 8 * QLD + kc * 16 + 8);
+      }
+      __syncwarp();
+      if (lane == 0) mbar_arrive(&emptyQ[qs]);
+    }
+    float o[32], s[32];
 #pragma unroll
-    for (int kc = 0; kc < DH / 16; kc++) wgmma_m64n64k16<0>(s, qa[kc], kd + kc * 16, kc > 0);
-    wg_commit();
-    if (j > 0) {
-      const u64 vd = vdesc + (u64)((j + STAGES - 1) % STAGES) * BUF;
+    for (int i = 0; i < 32; i++) { o[i] = 0.0f; s[i] = 0.0f; }
+    unsigned int pa[4][4];
+    float m0 = -HRM_INF, m1 = -HRM_INF, l0 = 0.0f, l1 = 0.0f;
+    for (int j = 0; j < tiles; j++, n++) {
+      mbar_wait(&fullKV[n % STAGES], (n / STAGES) & 1);
+      if (active) {
+        const u64 kd = kdesc + (u64)(n % STAGES) * BUF;
+        wg_fence();
+#pragma unroll
+        for (int kc = 0; kc < DH / 16; kc++) wgmma_m64n64k16<0>(s, qa[kc], kd + kc * 16, kc > 0);
+        wg_commit();
+        if (j > 0) {
+          const u64 vd = vdesc + (u64)((n + STAGES - 1) % STAGES) * BUF;
+#pragma unroll
+          for (int kk = 0; kk < 4; kk++) wgmma_m64n64k16<1>(o, pa[kk], vd + kk * 128, 1);
+          wg_commit();
+          wg_wait<1>();
+        } else {
+          wg_wait<0>();
+        }
+        wg_hold(s);
+        float c0, c1, sum0, sum1;
+        wg_softmax_tile(s, m0, m1, sum0, sum1, c0, c1, j * 64, seq, t, scale2);
+        wg_wait<0>();
+        wg_hold(o);
+        wg_hold(pa);
+        l0 = l0 * c0 + sum0;
+        l1 = l1 * c1 + sum1;
+        if (!__all_sync(0xffffffffu, c0 == 1.0f && c1 == 1.0f)) {
+#pragma unroll
+          for (int dn = 0; dn < 8; dn++) { o[dn * 4] *= c0; o[dn * 4 + 1] *= c0; o[dn * 4 + 2] *= c1; o[dn * 4 + 3] *= c1; }
+        }
+        wg_pack(pa, s);
+      }
+      if (j > 0 && lane == 0) mbar_arrive(&emptyKV[(n - 1) % STAGES]);   // tile j - 1 is read
+    }
+    if (active) {
+      const u64 vd = vdesc + (u64)((n - 1) % STAGES) * BUF;
+      wg_fence();
 #pragma unroll
       for (int kk = 0; kk < 4; kk++) wgmma_m64n64k16<1>(o, pa[kk], vd + kk * 128, 1);
       wg_commit();
-      wg_wait<1>();
-    } else {
       wg_wait<0>();
+      wg_hold(o);
     }
-    wg_hold(s);
-    float c0, c1, sum0, sum1;
-    wg_softmax_tile(s, m0, m1, sum0, sum1, c0, c1, j * 64, seq, t, scale2);
-    wg_wait<0>();
-    wg_hold(o);
-    wg_hold(pa);
-    if (j > 0 && lane == 0) mbar_arrive(&empty[(j - 1) % STAGES]);   // V_{j-1} (and K_{j-1}) read
-    l0 = l0 * c0 + sum0;
-    l1 = l1 * c1 + sum1;
-    if (!__all_sync(0xffffffffu, c0 == 1.0f && c1 == 1.0f)) {
-#pragma unroll
-      for (int dn = 0; dn < 8; dn++) { o[dn * 4] *= c0; o[dn * 4 + 1] *= c0; o[dn * 4 + 2] *= c1; o[dn * 4 + 3] *= c1; }
+    if (lane == 0) mbar_arrive(&emptyKV[(n - 1) % STAGES]);   // the item's last tile is read
+    if (!active) continue;
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+    l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+    l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+    const int r0 = wgRow + (warp & 3) * 16 + g;
+    const i64 ostride = (i64)heads * DH;
+    store_c_rows<DH>(out, odt, (i64)b * seq * ostride + (i64)h * DH, ostride, (const float(*)[4])o, r0, seq, t,
+                     1.0f / l0, 1.0f / l1);
+    if (t == 0) {
+      const i64 lbase = ((i64)b * heads + h) * seq;
+      if (r0 < seq) lse[lbase + r0] = m0 * TC_LN2 + logf(l0);
+      if (r0 + 8 < seq) lse[lbase + r0 + 8] = m1 * TC_LN2 + logf(l1);
     }
-    wg_pack(pa, s);
-  }
-  {
-    const u64 vd = vdesc + (u64)((tiles - 1) % STAGES) * BUF;
-    wg_fence();
-#pragma unroll
-    for (int kk = 0; kk < 4; kk++) wgmma_m64n64k16<1>(o, pa[kk], vd + kk * 128, 1);
-    wg_commit();
-    wg_wait<0>();
-    wg_hold(o);
-  }
-  l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-  l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-  l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-  l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-  const int r0 = wrow + g;
-  const i64 ostride = (i64)heads * DH;
-  store_c_rows<DH>(out, odt, (i64)b * seq * ostride + (i64)h * DH, ostride, (const float(*)[4])o, r0, seq, t,
-                   1.0f / l0, 1.0f / l1);
-  if (t == 0) {
-    const i64 lbase = ((i64)b * heads + h) * seq;
-    if (r0 < seq) lse[lbase + r0] = m0 * TC_LN2 + logf(l0);
-    if (r0 + 8 < seq) lse[lbase + r0 + 8] = m1 * TC_LN2 + logf(l1);
   }
 }
 
 extern "C" __global__ void __launch_bounds__(288, 1) attention_forward_ws_64_g2(
-    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
-  attention_forward_ws_impl<2>(qkv, vqkv, out, odt, lse, seq, heads, scale);
+    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, int batchHeads,
+    float scale) {
+  attention_forward_ws_impl<2>(qkv, vqkv, out, odt, lse, seq, heads, batchHeads, scale);
 }
 extern "C" __global__ void __launch_bounds__(416, 1) attention_forward_ws_64_g3(
-    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, float scale) {
-  attention_forward_ws_impl<3>(qkv, vqkv, out, odt, lse, seq, heads, scale);
+    const bf16_t* qkv, const bf16_t* vqkv, void* out, int odt, float* lse, int seq, int heads, int batchHeads,
+    float scale) {
+  attention_forward_ws_impl<3>(qkv, vqkv, out, odt, lse, seq, heads, batchHeads, scale);
 }
 
 /// Backward statistics of a 64-query tile into shared memory, by the first warpgroup
