@@ -395,26 +395,8 @@ extension CUDABackend {
   /// The Hopper (wgmma) forward: Q and K from qkv, V from `values` (qkv-shaped).
   private func launchHopperAttention(qkv: Tensor, values: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int,
                                      heads: Int, scale: Float, warpgroups wgs: Int) {
-    if attentionPairedGroups > 0 {   // 128 query rows per warpgroup; four 16 KB K/V tiles
-      let rows = 128 * attentionPairedGroups
-      launch("attention.cu", "attention_forward_wp_64_g\(attentionPairedGroups)", grid: ((seq + rows - 1) / rows, batch * heads, 1),
-             block: (128 * attentionPairedGroups, 1, 1), sharedBytes: 4 * 16384,
-             [p(qkv), p(values), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
-      return
-    }
-    let producer = attentionProducerGroups
-    if producer > 0 {
-      // Persistent: at most one block per SM loops over (head, 64·producer query rows) items.
-      // Four 16 KB K/V tiles, two padded Q tiles (72-element rows), twelve mbarriers.
-      let items = batch * heads * ((seq + 64 * producer - 1) / (64 * producer))
-      launch("attention.cu", "attention_forward_ws_64_g\(producer)", grid: (min(items, multiprocessorCount), 1, 1),
-             block: (128 * producer + 32, 1, 1), sharedBytes: 4 * 16384 + 2 * 64 * producer * 72 * 2 + 12 * 8,
-             [p(qkv), p(values), p(out), d(out), p(lse), n32(seq), n32(heads), n32(batch * heads), .f32(scale)])
-      return
-    }
     // Four 16 KB K/V tiles in dynamic shared memory (attention.cu).
-    let poly = wgs == 4 && attentionPolyExp > 0 ? "_p\(attentionPolyExp)" : ""
-    launch("attention.cu", "attention_forward_wg_64_g\(wgs)\(poly)", grid: ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1),
+    launch("attention.cu", "attention_forward_wg_64_g\(wgs)", grid: ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1),
            block: (128 * wgs, 1, 1), sharedBytes: 4 * 16384,
            [p(qkv), p(values), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
   }

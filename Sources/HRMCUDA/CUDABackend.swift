@@ -75,16 +75,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// (attentionForwardWarpgroups). It runs only where the kernels are built for sm_90a. Env
   /// HRM_CUDA_ATTN_WGS sets it. For experiments and the bench.
   public var attentionWarpgroups: Int?
-  /// Consumer warpgroups of the warp-specialised Hopper forward (a producer warp copies the
-  /// K/V tiles, mbarriers instead of a block barrier per tile), 2 or 3; 0 = off (the
-  /// attentionWarpgroups kernel runs). Env HRM_CUDA_ATTN_WS sets it.
-  public var attentionProducerGroups: Int
-  /// Warpgroups per block (1 or 2) of the Hopper forward with two 64-row query tiles per
-  /// warpgroup; 0 = off. Env HRM_CUDA_ATTN_WP sets it.
-  public var attentionPairedGroups: Int
-  /// Column groups (of 8) whose exponentials the 4-warpgroup Hopper forward computes with a
-  /// polynomial on the FMA pipe instead of the SFU: 0, 2 or 4. Env HRM_CUDA_ATTN_POLY.
-  public var attentionPolyExp: Int
   /// The same for the Hopper attention backward's dK/dV kernel (and its dQ kernel unless
   /// attentionBackwardQWarpgroups is set), 1 or 2, 0 = off, nil = off (the mma.sync kernel).
   /// Env HRM_CUDA_ATTN_BWD_WGS sets it.
@@ -199,9 +189,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     self.attentionMinBlocks = env["HRM_CUDA_ATTN_MINB"] != "0"
     self.attentionShort = env["HRM_CUDA_ATTN_SHORT"] != "0"
     self.attentionFusedRoPE = env["HRM_CUDA_ATTN_ROPE"] != "0"
-    self.attentionProducerGroups = env["HRM_CUDA_ATTN_WS"].flatMap { Int($0) }.flatMap { $0 == 2 || $0 == 3 ? $0 : nil } ?? 0
-    self.attentionPairedGroups = env["HRM_CUDA_ATTN_WP"].flatMap { Int($0) }.flatMap { $0 == 1 || $0 == 2 ? $0 : nil } ?? 0
-    self.attentionPolyExp = env["HRM_CUDA_ATTN_POLY"].flatMap { Int($0) }.flatMap { $0 == 2 || $0 == 4 ? $0 : nil } ?? 0
     self.attentionWarpgroups = env["HRM_CUDA_ATTN_WGS"].flatMap { Int($0) }.flatMap { (0...4).contains($0) ? $0 : nil }
     self.attentionBackwardWarpgroups = env["HRM_CUDA_ATTN_BWD_WGS"].flatMap { Int($0) }.flatMap { (0...2).contains($0) ? $0 : nil }
     self.attentionBackwardQWarpgroups = env["HRM_CUDA_ATTN_BWDQ_WGS"].flatMap { Int($0) }.flatMap { (0...2).contains($0) ? $0 : nil }

@@ -217,31 +217,6 @@ public enum BackendBench {
             be.attentionForward(qkv: lq, out: lo, lse: ll, batch: lb, seq: lt, heads: heads, headDim: headDim, scale: scale)
           }
         }
-        let savedProducer = cuda.attentionProducerGroups
-        for wgs in hopperGroups.isEmpty ? [] : [2, 3] {
-          cuda.attentionProducerGroups = wgs
-          timed("attentionForward bf16 B\(lb) T\(lt) H\(heads) wgmma, producer warp, \(wgs) warpgroups", flops(lf)) {
-            be.attentionForward(qkv: lq, out: lo, lse: ll, batch: lb, seq: lt, heads: heads, headDim: headDim, scale: scale)
-          }
-        }
-        cuda.attentionProducerGroups = savedProducer
-        let savedPaired = cuda.attentionPairedGroups
-        for wgs in hopperGroups.isEmpty ? [] : [1, 2] {
-          cuda.attentionPairedGroups = wgs
-          timed("attentionForward bf16 B\(lb) T\(lt) H\(heads) wgmma, 2 query tiles per warpgroup, \(wgs) warpgroups", flops(lf)) {
-            be.attentionForward(qkv: lq, out: lo, lse: ll, batch: lb, seq: lt, heads: heads, headDim: headDim, scale: scale)
-          }
-        }
-        cuda.attentionPairedGroups = savedPaired
-        let savedPoly = cuda.attentionPolyExp
-        cuda.attentionWarpgroups = 4
-        for poly in hopperGroups.isEmpty ? [] : [2, 4] {
-          cuda.attentionPolyExp = poly
-          timed("attentionForward bf16 B\(lb) T\(lt) H\(heads) wgmma, 4 warpgroups, \(poly)/8 exp2 by polynomial", flops(lf)) {
-            be.attentionForward(qkv: lq, out: lo, lse: ll, batch: lb, seq: lt, heads: heads, headDim: headDim, scale: scale)
-          }
-        }
-        cuda.attentionPolyExp = savedPoly
         for wgs in hopperGroups where wgs <= 2 {
           cuda.attentionBackwardWarpgroups = wgs
           timed("attentionBackward bf16 B\(lb) T\(lt) H\(heads) wgmma, \(wgs) warpgroups", flops(2.5 * lf)) {
