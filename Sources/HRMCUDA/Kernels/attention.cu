@@ -637,6 +637,27 @@ __device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restri
 /// shared memory (double-buffered, cp.async), in two halves of 32 queries to save registers.
 /// S^T = K Q^T, dP^T = V dO^T, P^T = exp(scale S^T - lse), dS^T = P^T (dP^T - delta),
 /// dV += P^T dO, dK += scale dS^T Q.
+/// The (batch, head) of a tensor-core backward kernel's block (blockIdx.y): the element
+/// offsets of its Q, K and V heads in qkv-shaped tensors (qkv and its gradient) and of its
+/// dO head, the two row strides, and its rows of lse and delta.
+template <int DH>
+struct BackwardHead {
+  i64 stride, ostride, q, k, v, dout;
+  const float* lse;
+  const float* delta;
+  __device__ __forceinline__ BackwardHead(const float* lseAll, const float* deltaAll, int seq, int heads) {
+    const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
+    stride = 3LL * heads * DH;
+    ostride = (i64)heads * DH;
+    q = (i64)b * seq * stride + (i64)h * DH;
+    k = q + (i64)heads * DH;
+    v = k + (i64)heads * DH;
+    dout = (i64)b * seq * ostride + (i64)h * DH;
+    lse = lseAll + (i64)bh * seq;
+    delta = deltaAll + (i64)bh * seq;
+  }
+};
+
 template <int DH, int WARPS>
 __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __restrict__ qkv, const float* lse,
                                                               const float* delta, const bf16_t* __restrict__ gout,
@@ -646,13 +667,12 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
   __shared__ alignas(16) bf16_t dos[2][TC_TILE][DH + TC_PAD];
   __shared__ float lses[2][TC_TILE], dels[2][TC_TILE];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
-  const i64 stride = 3LL * heads * DH, ostride = (i64)heads * DH;
-  const bf16_t* base = qkv + (i64)b * seq * stride;
-  const bf16_t* qbase = base + (i64)h * DH;
-  const bf16_t* gbase = gout + (i64)b * seq * ostride + (i64)h * DH;
-  const float* lrow = lse + (i64)bh * seq;
-  const float* drow = delta + (i64)bh * seq;
+  const BackwardHead<DH> hd(lse, delta, seq, heads);
+  const i64 stride = hd.stride, ostride = hd.ostride;
+  const bf16_t* qbase = qkv + hd.q;
+  const bf16_t* gbase = gout + hd.dout;
+  const float* lrow = hd.lse;
+  const float* drow = hd.delta;
   const int r0 = blockIdx.x * (WARPS * 16) + warp * 16 + g;
   const bool warpActive = blockIdx.x * (WARPS * 16) + warp * 16 < seq;   // warp-uniform
   const int tiles = (seq + TC_TILE - 1) / TC_TILE;
@@ -668,8 +688,8 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
   }
 
   unsigned int ka[DH / 16][4], va[DH / 16][4];
-  load_a_rows<DH>(ka, base + (i64)(heads + h) * DH, stride, r0, seq, t);
-  load_a_rows<DH>(va, base + (i64)(2 * heads + h) * DH, stride, r0, seq, t);
+  load_a_rows<DH>(ka, qkv + hd.k, stride, r0, seq, t);
+  load_a_rows<DH>(va, qkv + hd.v, stride, r0, seq, t);
   float dk[DH / 8][4], dv[DH / 8][4];
 #pragma unroll
   for (int dn = 0; dn < DH / 8; dn++) {
@@ -737,9 +757,8 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
     }
     __syncthreads();   // buffer `cur` is refilled by the next iteration's prefetch
   }
-  const i64 obase = (i64)b * seq * stride;
-  store_c_rows<DH>(gqkv, gqdt, obase + (i64)(heads + h) * DH, stride, dk, r0, seq, t, scale, scale);
-  store_c_rows<DH>(gqkv, gqdt, obase + (i64)(2 * heads + h) * DH, stride, dv, r0, seq, t, 1.0f, 1.0f);
+  store_c_rows<DH>(gqkv, gqdt, hd.k, stride, dk, r0, seq, t, scale, scale);
+  store_c_rows<DH>(gqkv, gqdt, hd.v, stride, dv, r0, seq, t, 1.0f, 1.0f);
 }
 
 /// dQ: each warp owns 16 queries (Q, dO rows as A fragments); key tiles stream through shared
@@ -752,11 +771,10 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
   __shared__ alignas(16) bf16_t ks[2][TC_TILE][DH + TC_PAD];
   __shared__ alignas(16) bf16_t vs[2][TC_TILE][DH + TC_PAD];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
-  const i64 stride = 3LL * heads * DH, ostride = (i64)heads * DH;
-  const bf16_t* base = qkv + (i64)b * seq * stride;
-  const bf16_t* kbase = base + (i64)(heads + h) * DH;
-  const bf16_t* vbase = base + (i64)(2 * heads + h) * DH;
+  const BackwardHead<DH> hd(lse, delta, seq, heads);
+  const i64 stride = hd.stride, ostride = hd.ostride;
+  const bf16_t* kbase = qkv + hd.k;
+  const bf16_t* vbase = qkv + hd.v;
   const int r0 = blockIdx.x * (WARPS * 16) + warp * 16 + g, r1 = r0 + 8;
   const bool warpActive = blockIdx.x * (WARPS * 16) + warp * 16 < seq;   // warp-uniform
   const int tiles = (seq + TC_TILE - 1) / TC_TILE;
@@ -766,10 +784,10 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
   cp_async_commit();
 
   unsigned int qa[DH / 16][4], doa[DH / 16][4];
-  load_a_rows<DH>(qa, base + (i64)h * DH, stride, r0, seq, t);
-  load_a_rows<DH>(doa, gout + (i64)b * seq * ostride + (i64)h * DH, ostride, r0, seq, t);
-  const float* lrow = lse + (i64)bh * seq;
-  const float* drow = delta + (i64)bh * seq;
+  load_a_rows<DH>(qa, qkv + hd.q, stride, r0, seq, t);
+  load_a_rows<DH>(doa, gout + hd.dout, ostride, r0, seq, t);
+  const float* lrow = hd.lse;
+  const float* drow = hd.delta;
   const float scale2 = scale * TC_LOG2E;   // exponents in the log2 domain
   const float lse0 = r0 < seq ? lrow[r0] * TC_LOG2E : 0.0f, lse1 = r1 < seq ? lrow[r1] * TC_LOG2E : 0.0f;
   const float del0 = r0 < seq ? drow[r0] : 0.0f, del1 = r1 < seq ? drow[r1] : 0.0f;
@@ -813,7 +831,7 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
     }
     __syncthreads();   // buffer `cur` is refilled by the next iteration's prefetch
   }
-  store_c_rows<DH>(gqkv, gqdt, (i64)b * seq * stride + (i64)h * DH, stride, dq, r0, seq, t, scale, scale);
+  store_c_rows<DH>(gqkv, gqdt, hd.q, stride, dq, r0, seq, t, scale, scale);
 }
 
 #define ATTENTION_TC_KERNELS(DH, WARPS)                                                                          \
@@ -1386,13 +1404,12 @@ __device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __re
   bf16_t* qd = (bf16_t*)wg_smem;
   float* stats = (float*)(wg_smem + 3 * TILE * 2);   // [3][lse 64, delta 64]
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
-  const i64 stride = 3LL * heads * DH, ostride = (i64)heads * DH;
-  const bf16_t* base = qkv + (i64)b * seq * stride;
-  const bf16_t* qbase = base + (i64)h * DH;
-  const bf16_t* gbase = gout + (i64)b * seq * ostride + (i64)h * DH;
-  const float* lrow = lse + (i64)bh * seq;
-  const float* drow = delta + (i64)bh * seq;
+  const BackwardHead<DH> hd(lse, delta, seq, heads);
+  const i64 stride = hd.stride, ostride = hd.ostride;
+  const bf16_t* qbase = qkv + hd.q;
+  const bf16_t* gbase = gout + hd.dout;
+  const float* lrow = hd.lse;
+  const float* drow = hd.delta;
   const int wgRow = blockIdx.x * (64 * WGS) + wg_index() * 64;   // first key of this warpgroup
   const int r0 = wgRow + (warp & 3) * 16 + g;
   const bool active = wgRow < seq;                                  // warpgroup-uniform
@@ -1403,8 +1420,8 @@ __device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __re
   cp_async_commit();
   wg_load_stats(stats, lrow, drow, 0, seq);
   unsigned int ka[DH / 16][4], va[DH / 16][4];
-  load_a_rows<DH>(ka, base + (i64)(heads + h) * DH, stride, r0, seq, t);
-  load_a_rows<DH>(va, base + (i64)(2 * heads + h) * DH, stride, r0, seq, t);
+  load_a_rows<DH>(ka, qkv + hd.k, stride, r0, seq, t);
+  load_a_rows<DH>(va, qkv + hd.v, stride, r0, seq, t);
   float dk[32], dv[32], st[16], dpt[16];
 #pragma unroll
   for (int i = 0; i < 32; i++) { dk[i] = 0.0f; dv[i] = 0.0f; }
@@ -1477,9 +1494,8 @@ __device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __re
     wg_hold(dv);
     wg_hold(dk);
   }
-  const i64 obase = (i64)b * seq * stride;
-  store_c_rows<DH>(gqkv, gqdt, obase + (i64)(heads + h) * DH, stride, (const float(*)[4])dk, r0, seq, t, scale, scale);
-  store_c_rows<DH>(gqkv, gqdt, obase + (i64)(2 * heads + h) * DH, stride, (const float(*)[4])dv, r0, seq, t, 1.0f, 1.0f);
+  store_c_rows<DH>(gqkv, gqdt, hd.k, stride, (const float(*)[4])dk, r0, seq, t, scale, scale);
+  store_c_rows<DH>(gqkv, gqdt, hd.v, stride, (const float(*)[4])dv, r0, seq, t, 1.0f, 1.0f);
 }
 
 /// Backward dQ (Hopper). Each warpgroup owns 64 queries (Q and dO rows as register A
@@ -1493,11 +1509,10 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
   constexpr int DH = 64, MAT = 64 * DH, TILE = 2 * MAT;   // K then V, bf16 elements
   __shared__ alignas(128) bf16_t kv[3 * TILE];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-  const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
-  const i64 stride = 3LL * heads * DH, ostride = (i64)heads * DH;
-  const bf16_t* base = qkv + (i64)b * seq * stride;
-  const bf16_t* kbase = base + (i64)(heads + h) * DH;
-  const bf16_t* vbase = base + (i64)(2 * heads + h) * DH;
+  const BackwardHead<DH> hd(lse, delta, seq, heads);
+  const i64 stride = hd.stride, ostride = hd.ostride;
+  const bf16_t* kbase = qkv + hd.k;
+  const bf16_t* vbase = qkv + hd.v;
   const int wgRow = blockIdx.x * (64 * WGS) + wg_index() * 64;   // first query of this warpgroup
   const int r0 = wgRow + (warp & 3) * 16 + g, r1 = r0 + 8;
   const bool active = wgRow < seq;                                  // warpgroup-uniform
@@ -1507,10 +1522,10 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
   wg_load_pair(kv, kbase, stride, vbase, stride, 0, seq);
   cp_async_commit();
   unsigned int qa[DH / 16][4], doa[DH / 16][4];
-  load_a_rows<DH>(qa, base + (i64)h * DH, stride, r0, seq, t);
-  load_a_rows<DH>(doa, gout + (i64)b * seq * ostride + (i64)h * DH, ostride, r0, seq, t);
-  const float* lrow = lse + (i64)bh * seq;
-  const float* drow = delta + (i64)bh * seq;
+  load_a_rows<DH>(qa, qkv + hd.q, stride, r0, seq, t);
+  load_a_rows<DH>(doa, gout + hd.dout, ostride, r0, seq, t);
+  const float* lrow = hd.lse;
+  const float* drow = hd.delta;
   const float lse0 = r0 < seq ? lrow[r0] * TC_LOG2E : 0.0f, lse1 = r1 < seq ? lrow[r1] * TC_LOG2E : 0.0f;
   const float del0 = r0 < seq ? drow[r0] : 0.0f, del1 = r1 < seq ? drow[r1] : 0.0f;
   float dq[32], s[16], dp[16];
@@ -1574,7 +1589,7 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
     wg_wait<0>();
     wg_hold(dq);
   }
-  store_c_rows<DH>(gqkv, gqdt, (i64)b * seq * stride + (i64)h * DH, stride, (const float(*)[4])dq, r0, seq, t, scale,
+  store_c_rows<DH>(gqkv, gqdt, hd.q, stride, (const float(*)[4])dq, r0, seq, t, scale,
                    scale);
 }
 
