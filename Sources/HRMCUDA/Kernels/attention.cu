@@ -669,22 +669,18 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const BackwardHead<DH> hd(lse, delta, seq, heads);
   const i64 stride = hd.stride, ostride = hd.ostride;
-  const bf16_t* qbase = qkv + hd.q;
-  const bf16_t* gbase = gout + hd.dout;
-  const float* lrow = hd.lse;
-  const float* drow = hd.delta;
   const int r0 = blockIdx.x * (WARPS * 16) + warp * 16 + g;
   const bool warpActive = blockIdx.x * (WARPS * 16) + warp * 16 < seq;   // warp-uniform
   const int tiles = (seq + TC_TILE - 1) / TC_TILE;
   const float scale2 = scale * TC_LOG2E;
 
-  load_tile_async<DH>(qs[0], qbase, stride, 0, seq);
-  load_tile_async<DH>(dos[0], gbase, ostride, 0, seq);
+  load_tile_async<DH>(qs[0], qkv + hd.q, stride, 0, seq);
+  load_tile_async<DH>(dos[0], gout + hd.dout, ostride, 0, seq);
   cp_async_commit();
   if (threadIdx.x < TC_TILE) {   // lse kept in the log2 domain
     const int q = threadIdx.x;
-    lses[0][q] = q < seq ? lrow[q] * TC_LOG2E : HRM_INF;
-    dels[0][q] = q < seq ? drow[q] : 0.0f;
+    lses[0][q] = q < seq ? hd.lse[q] * TC_LOG2E : HRM_INF;
+    dels[0][q] = q < seq ? hd.delta[q] : 0.0f;
   }
 
   unsigned int ka[DH / 16][4], va[DH / 16][4];
@@ -700,12 +696,12 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
   for (int it = 0; it < tiles; it++) {
     const int cur = it & 1, q0 = it * TC_TILE;
     if (it + 1 < tiles) {
-      load_tile_async<DH>(qs[cur ^ 1], qbase, stride, q0 + TC_TILE, seq);
-      load_tile_async<DH>(dos[cur ^ 1], gbase, ostride, q0 + TC_TILE, seq);
+      load_tile_async<DH>(qs[cur ^ 1], qkv + hd.q, stride, q0 + TC_TILE, seq);
+      load_tile_async<DH>(dos[cur ^ 1], gout + hd.dout, ostride, q0 + TC_TILE, seq);
       if (threadIdx.x < TC_TILE) {
         const int q = q0 + TC_TILE + threadIdx.x;
-        lses[cur ^ 1][threadIdx.x] = q < seq ? lrow[q] * TC_LOG2E : HRM_INF;
-        dels[cur ^ 1][threadIdx.x] = q < seq ? drow[q] : 0.0f;
+        lses[cur ^ 1][threadIdx.x] = q < seq ? hd.lse[q] * TC_LOG2E : HRM_INF;
+        dels[cur ^ 1][threadIdx.x] = q < seq ? hd.delta[q] : 0.0f;
       }
     }
     cp_async_commit();
@@ -773,31 +769,27 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const BackwardHead<DH> hd(lse, delta, seq, heads);
   const i64 stride = hd.stride, ostride = hd.ostride;
-  const bf16_t* kbase = qkv + hd.k;
-  const bf16_t* vbase = qkv + hd.v;
   const int r0 = blockIdx.x * (WARPS * 16) + warp * 16 + g, r1 = r0 + 8;
   const bool warpActive = blockIdx.x * (WARPS * 16) + warp * 16 < seq;   // warp-uniform
   const int tiles = (seq + TC_TILE - 1) / TC_TILE;
 
-  load_tile_async<DH>(ks[0], kbase, stride, 0, seq);
-  load_tile_async<DH>(vs[0], vbase, stride, 0, seq);
+  load_tile_async<DH>(ks[0], qkv + hd.k, stride, 0, seq);
+  load_tile_async<DH>(vs[0], qkv + hd.v, stride, 0, seq);
   cp_async_commit();
 
   unsigned int qa[DH / 16][4], doa[DH / 16][4];
   load_a_rows<DH>(qa, qkv + hd.q, stride, r0, seq, t);
   load_a_rows<DH>(doa, gout + hd.dout, ostride, r0, seq, t);
-  const float* lrow = hd.lse;
-  const float* drow = hd.delta;
   const float scale2 = scale * TC_LOG2E;   // exponents in the log2 domain
-  const float lse0 = r0 < seq ? lrow[r0] * TC_LOG2E : 0.0f, lse1 = r1 < seq ? lrow[r1] * TC_LOG2E : 0.0f;
-  const float del0 = r0 < seq ? drow[r0] : 0.0f, del1 = r1 < seq ? drow[r1] : 0.0f;
+  const float lse0 = r0 < seq ? hd.lse[r0] * TC_LOG2E : 0.0f, lse1 = r1 < seq ? hd.lse[r1] * TC_LOG2E : 0.0f;
+  const float del0 = r0 < seq ? hd.delta[r0] : 0.0f, del1 = r1 < seq ? hd.delta[r1] : 0.0f;
   float dq[DH / 8][4];
 #pragma unroll
   for (int dn = 0; dn < DH / 8; dn++) { dq[dn][0] = 0.0f; dq[dn][1] = 0.0f; dq[dn][2] = 0.0f; dq[dn][3] = 0.0f; }
 
   for (int it = 0; it < tiles; it++) {
     const int cur = it & 1, k0 = it * TC_TILE;
-    next_kv_tile<DH>(ks, vs, kbase, vbase, stride, cur, k0, it + 1 < tiles, seq);
+    next_kv_tile<DH>(ks, vs, qkv + hd.k, qkv + hd.v, stride, cur, k0, it + 1 < tiles, seq);
     if (warpActive) {
       const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key slices holding a real key
       const bool lastTile = k0 + TC_TILE > seq;           // block-uniform: only it holds padding keys
@@ -1406,19 +1398,15 @@ __device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __re
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const BackwardHead<DH> hd(lse, delta, seq, heads);
   const i64 stride = hd.stride, ostride = hd.ostride;
-  const bf16_t* qbase = qkv + hd.q;
-  const bf16_t* gbase = gout + hd.dout;
-  const float* lrow = hd.lse;
-  const float* drow = hd.delta;
   const int wgRow = blockIdx.x * (64 * WGS) + wg_index() * 64;   // first key of this warpgroup
   const int r0 = wgRow + (warp & 3) * 16 + g;
   const bool active = wgRow < seq;                                  // warpgroup-uniform
   const int tiles = (seq + 63) / 64, steps = 2 * tiles;
   const float scale2 = scale * TC_LOG2E;
 
-  wg_load_pair(qd, qbase, stride, gbase, ostride, 0, seq);
+  wg_load_pair(qd, qkv + hd.q, stride, gout + hd.dout, ostride, 0, seq);
   cp_async_commit();
-  wg_load_stats(stats, lrow, drow, 0, seq);
+  wg_load_stats(stats, hd.lse, hd.delta, 0, seq);
   unsigned int ka[DH / 16][4], va[DH / 16][4];
   load_a_rows<DH>(ka, qkv + hd.k, stride, r0, seq, t);
   load_a_rows<DH>(va, qkv + hd.v, stride, r0, seq, t);
@@ -1434,9 +1422,9 @@ __device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __re
     if (half == 0) {
       wg_tile_ready<0>();   // tile i is here for all; every warpgroup is done with tile i - 2
       if (i + 1 < tiles) {
-        wg_load_pair(qd + ((i + 1) % 3) * TILE, qbase, stride, gbase, ostride, (i + 1) * 64, seq);
+        wg_load_pair(qd + ((i + 1) % 3) * TILE, qkv + hd.q, stride, gout + hd.dout, ostride, (i + 1) * 64, seq);
         cp_async_commit();
-        wg_load_stats(stats + ((i + 1) % 3) * 128, lrow, drow, (i + 1) * 64, seq);
+        wg_load_stats(stats + ((i + 1) % 3) * 128, hd.lse, hd.delta, (i + 1) * 64, seq);
       }
     }
     if (!active) continue;
@@ -1511,23 +1499,19 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const BackwardHead<DH> hd(lse, delta, seq, heads);
   const i64 stride = hd.stride, ostride = hd.ostride;
-  const bf16_t* kbase = qkv + hd.k;
-  const bf16_t* vbase = qkv + hd.v;
   const int wgRow = blockIdx.x * (64 * WGS) + wg_index() * 64;   // first query of this warpgroup
   const int r0 = wgRow + (warp & 3) * 16 + g, r1 = r0 + 8;
   const bool active = wgRow < seq;                                  // warpgroup-uniform
   const int tiles = (seq + 63) / 64, steps = 2 * tiles;
   const float scale2 = scale * TC_LOG2E;
 
-  wg_load_pair(kv, kbase, stride, vbase, stride, 0, seq);
+  wg_load_pair(kv, qkv + hd.k, stride, qkv + hd.v, stride, 0, seq);
   cp_async_commit();
   unsigned int qa[DH / 16][4], doa[DH / 16][4];
   load_a_rows<DH>(qa, qkv + hd.q, stride, r0, seq, t);
   load_a_rows<DH>(doa, gout + hd.dout, ostride, r0, seq, t);
-  const float* lrow = hd.lse;
-  const float* drow = hd.delta;
-  const float lse0 = r0 < seq ? lrow[r0] * TC_LOG2E : 0.0f, lse1 = r1 < seq ? lrow[r1] * TC_LOG2E : 0.0f;
-  const float del0 = r0 < seq ? drow[r0] : 0.0f, del1 = r1 < seq ? drow[r1] : 0.0f;
+  const float lse0 = r0 < seq ? hd.lse[r0] * TC_LOG2E : 0.0f, lse1 = r1 < seq ? hd.lse[r1] * TC_LOG2E : 0.0f;
+  const float del0 = r0 < seq ? hd.delta[r0] : 0.0f, del1 = r1 < seq ? hd.delta[r1] : 0.0f;
   float dq[32], s[16], dp[16];
 #pragma unroll
   for (int i = 0; i < 32; i++) dq[i] = 0.0f;
@@ -1540,7 +1524,7 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
     if (half == 0) {
       wg_tile_ready<0>();   // tile i is here for all; every warpgroup is done with tile i - 2
       if (i + 1 < tiles) {
-        wg_load_pair(kv + ((i + 1) % 3) * TILE, kbase, stride, vbase, stride, (i + 1) * 64, seq);
+        wg_load_pair(kv + ((i + 1) % 3) * TILE, qkv + hd.k, stride, qkv + hd.v, stride, (i + 1) * 64, seq);
         cp_async_commit();
       }
     }
