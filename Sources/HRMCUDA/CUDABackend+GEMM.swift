@@ -180,12 +180,14 @@ extension CUDABackend {
     makeCurrent()
     var alphaV = alpha, betaV = beta
     if !plan.candidates.isEmpty { tune(plan, lt: lt, handle: handle, aIn: aIn, bIn: bIn, cOut: cOut, alpha: alpha, workspace: workspace) }
-    var status: Int32 = 0
-    profiled("cuBLASLt gemm \(m)x\(n)x\(k)\(transA ? " tA" : "")\(transB ? " tB" : "") \(aIn.dtype)") { status = plan.heuristic.withUnsafeBytes { algo in
-      lt.cublasLtMatmul(handle, plan.desc, &alphaV, bIn.devicePointer, plan.ltA, aIn.devicePointer, plan.ltB, &betaV,
-                        cOut.devicePointer, plan.ltC, cOut.devicePointer, plan.ltC, algo.baseAddress,
-                        workspace.address, gemmWorkspaceBytes, stream)
-    } }
+    let name = "cuBLASLt gemm \(m)x\(n)x\(k)\(transA ? " tA" : "")\(transB ? " tB" : "") \(aIn.dtype)"
+    let status = profiled(name) {
+      plan.heuristic.withUnsafeBytes { algo in
+        lt.cublasLtMatmul(handle, plan.desc, &alphaV, bIn.devicePointer, plan.ltA, aIn.devicePointer, plan.ltB, &betaV,
+                          cOut.devicePointer, plan.ltC, cOut.devicePointer, plan.ltC, algo.baseAddress,
+                          workspace.address, gemmWorkspaceBytes, stream)
+      }
+    }
     if status != 0 {
       cudaFatal(HRMError("cuBLASLt cublasLtMatmul(\(m)x\(n)x\(k), transA \(transA), transB \(transB)) failed on \(name): \(lt.describe(status)) (\(status))"))
     }

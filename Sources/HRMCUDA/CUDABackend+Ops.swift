@@ -35,15 +35,17 @@ extension CUDABackend {
     let n = t.count
     guard n > 0 else { return }
     makeCurrent()
-    profiled("fill (memset)") { switch t.dtype {
-    case .f32:
-      checkOrDie(driver.cuMemsetD32Async(t.devicePointer, value.bitPattern, n, stream), "cuMemsetD32Async")
-    case .i32:
-      let v: Int32 = value.isFinite && abs(value) < 2_147_483_648 ? Int32(value) : 0
-      checkOrDie(driver.cuMemsetD32Async(t.devicePointer, UInt32(bitPattern: v), n, stream), "cuMemsetD32Async")
-    case .bf16:
-      checkOrDie(driver.cuMemsetD16Async(t.devicePointer, BF16.fromFloat(value), n, stream), "cuMemsetD16Async")
-    } }
+    profiled("fill (memset)") {
+      switch t.dtype {
+      case .f32:
+        checkOrDie(driver.cuMemsetD32Async(t.devicePointer, value.bitPattern, n, stream), "cuMemsetD32Async")
+      case .i32:
+        let v: Int32 = value.isFinite && abs(value) < 2_147_483_648 ? Int32(value) : 0
+        checkOrDie(driver.cuMemsetD32Async(t.devicePointer, UInt32(bitPattern: v), n, stream), "cuMemsetD32Async")
+      case .bf16:
+        checkOrDie(driver.cuMemsetD16Async(t.devicePointer, BF16.fromFloat(value), n, stream), "cuMemsetD16Async")
+      }
+    }
     if debugSync { synchronize() }
   }
 
@@ -294,31 +296,31 @@ extension CUDABackend {
     return tensors.allSatisfy { $0.dtype == .bf16 && $0.devicePointer % 16 == 0 }
   }
 
-  /// Warpgroups per block of the Hopper (wgmma) attention forward for this sequence length,
-  /// or 0 where it does not run (kernels not built for sm_90a, HRM_CUDA_ATTN_WGS=0, or short
-  /// sequences: at T = 82 it is no faster than the mma.sync kernel). 4 (256 query rows share
-  /// each K/V tile) was the fastest at T = 901 (docs/perf-cuda.md, runs 17-21).
-  func attentionForwardWarpgroups(_ seq: Int) -> Int {
-    guard compiler.hopperFeatures, !forceSimpleAttention else { return 0 }
+  /// Warpgroups per block of the Hopper (wgmma) attention forward for this call, or 0 where
+  /// it does not run (kernels not built for sm_90a, head dim other than 64, HRM_CUDA_ATTN_WGS=0,
+  /// or short sequences: at T = 82 it is no faster than the mma.sync kernel). 4 (256 query
+  /// rows share each K/V tile) was the fastest at T = 901 (docs/perf-cuda.md, runs 17-21).
+  func hopperForwardGroups(seq: Int, headDim: Int) -> Int {
+    guard compiler.hopperFeatures, !forceSimpleAttention, headDim == 64 else { return 0 }
     if let w = attentionWarpgroups { return w }
     return seq > 128 ? 4 : 0
   }
 
-  /// Warpgroups per block of the Hopper dK/dV kernel (and of the dQ kernel unless set apart),
-  /// 0 where it does not run. Off unless HRM_CUDA_ATTN_BWD_WGS asks for it: it passes the
-  /// selftest but is slower than the mma.sync dK/dV kernel (2219 / 2050 against 1797 us at
-  /// B96 T901 with 1 / 2 warpgroups, docs/perf-cuda.md run 32).
-  func attentionBackwardWarpgroups(_ seq: Int) -> Int {
-    guard compiler.hopperFeatures, !forceSimpleAttention else { return 0 }
+  /// Warpgroups per block of the Hopper dK/dV kernel, 0 where it does not run. Off unless
+  /// HRM_CUDA_ATTN_BWD_WGS asks for it: it passes the selftest but is slower than the
+  /// mma.sync dK/dV kernel (2219 / 2050 against 1797 us at B96 T901 with 1 / 2 warpgroups,
+  /// docs/perf-cuda.md run 32).
+  func hopperBackwardKVGroups(headDim: Int) -> Int {
+    guard compiler.hopperFeatures, !forceSimpleAttention, headDim == 64 else { return 0 }
     return attentionBackwardWarpgroups ?? 0
   }
 
-  /// The same for the dQ kernel alone: attentionBackwardQWarpgroups, else as the dK/dV one
+  /// The same for the dQ kernel: attentionBackwardQWarpgroups, else attentionBackwardWarpgroups
   /// when that is set, else 1 for T > 128 (the Hopper dQ kernel with one warpgroup per block
   /// beside the mma.sync dK/dV kernel: 1249 against 1436 us at B96 T901, docs/perf-cuda.md
   /// run 32).
-  func attentionBackwardQWarpgroups(_ seq: Int) -> Int {
-    guard compiler.hopperFeatures, !forceSimpleAttention else { return 0 }
+  func hopperBackwardQGroups(seq: Int, headDim: Int) -> Int {
+    guard compiler.hopperFeatures, !forceSimpleAttention, headDim == 64 else { return 0 }
     if let q = attentionBackwardQWarpgroups { return q }
     if let kv = attentionBackwardWarpgroups { return kv }
     return seq > 128 ? 1 : 0
@@ -377,7 +379,7 @@ extension CUDABackend {
                            seq: seq, heads: heads, scale: scale)
       return
     }
-    let wgs = headDim == 64 ? attentionForwardWarpgroups(seq) : 0
+    let wgs = hopperForwardGroups(seq: seq, headDim: headDim)
     if rotated == nil && wgs > 0 && attentionUsesTensorCores(qkv, out) {
       // One rope pass writes the rotated query and key heads into a qkv-shaped scratch; the
       // Hopper forward reads Q and K there and V from qkv (no full rotated copy).
@@ -419,7 +421,7 @@ extension CUDABackend {
       return
     }
     let v = attentionVariant(headDim)
-    let wgs = headDim == 64 ? attentionForwardWarpgroups(seq) : 0
+    let wgs = hopperForwardGroups(seq: seq, headDim: headDim)
     if wgs > 0 && attentionUsesTensorCores(qkv) {
       launchHopperAttention(qkv: qkv, values: qkv, out: out, lse: lse, batch: batch, seq: seq, heads: heads,
                             scale: scale, warpgroups: wgs)
@@ -460,8 +462,8 @@ extension CUDABackend {
       let args: [KernelArg] = [p(qkv), p(lse), .ptr(delta.address), p(gradOut), p(gradQKV), d(gradQKV),
                                n32(seq), n32(heads), .f32(scale)]
       // Each of the two kernels: Hopper (wgmma) with `wgs` warpgroups per block, or mma.sync.
-      let kvGroups = headDim == 64 ? attentionBackwardWarpgroups(seq) : 0
-      let qGroups = headDim == 64 ? attentionBackwardQWarpgroups(seq) : 0
+      let kvGroups = hopperBackwardKVGroups(headDim: headDim)
+      let qGroups = hopperBackwardQGroups(seq: seq, headDim: headDim)
       let w = tensorCoreWarps(seq, backward: true)
       let tcGrid = ((seq + 16 * w - 1) / (16 * w), batch * heads, 1)
       let m = attentionMinBlocks && w == 4 ? "_m" : ""

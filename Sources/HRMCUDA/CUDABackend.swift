@@ -72,7 +72,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   public var attentionFusedRoPE: Bool
   /// Warpgroups (of 64 query rows) per block of the Hopper wgmma attention forward, 1 to 4;
   /// 0 turns that kernel off (the mma.sync kernels run instead); nil picks by sequence length
-  /// (attentionForwardWarpgroups). It runs only where the kernels are built for sm_90a. Env
+  /// (hopperForwardGroups). It runs only where the kernels are built for sm_90a. Env
   /// HRM_CUDA_ATTN_WGS sets it. For experiments and the bench.
   public var attentionWarpgroups: Int?
   /// The same for the Hopper attention backward's dK/dV kernel (and its dQ kernel unless
@@ -411,8 +411,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     makeCurrent()
     if sharedBytes > 48 * 1024 { allowDynamicShared(f, kernel, bytes: sharedBytes) }
     var storage = [UInt64](repeating: 0, count: max(args.count, 1))
-    var status: CUresult = 0
-    profiled(kernel) { status = storage.withUnsafeMutableBytes { raw in
+    let status: CUresult = storage.withUnsafeMutableBytes { raw in
       let base = raw.baseAddress!
       var pointers = [UnsafeMutableRawPointer?](repeating: nil, count: args.count)
       for (i, arg) in args.enumerated() {
@@ -426,11 +425,13 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         pointers[i] = slot
       }
       return pointers.withUnsafeMutableBufferPointer { p in
-        driver.cuLaunchKernel(f, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
-                              UInt32(block.0), UInt32(block.1), UInt32(block.2),
-                              UInt32(sharedBytes), stream, p.baseAddress, nil)
+        profiled(kernel) {
+          driver.cuLaunchKernel(f, UInt32(grid.0), UInt32(grid.1), UInt32(grid.2),
+                                UInt32(block.0), UInt32(block.1), UInt32(block.2),
+                                UInt32(sharedBytes), stream, p.baseAddress, nil)
+        }
       }
-    } }
+    }
     checkOrDie(status, "cuLaunchKernel(\(kernel), grid \(grid), block \(block))")
     if debugSync {
       checkOrDie(driver.cuStreamSynchronize(stream), "kernel \(kernel) (grid \(grid), block \(block))")

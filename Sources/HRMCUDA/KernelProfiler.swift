@@ -59,14 +59,15 @@ extension CUDABackend {
   }
 
   /// Runs `body` (which queues device work) between two profiling events named `name()`
-  /// when a profile is being taken; otherwise just runs it.
+  /// when a profile is being taken; otherwise just runs it. Returns what `body` returns.
   @inline(__always)
-  func profiled(_ name: @autoclosure () -> String, _ body: () -> Void) {
+  func profiled<R>(_ name: @autoclosure () -> String, _ body: () -> R) -> R {
     guard profiler.active else { return body() }
     let (start, end, index) = profiler.nextPair(self)
     checkOrDie(driver.cuEventRecord(start, stream), "cuEventRecord")
-    body()
+    let result = body()
     checkOrDie(driver.cuEventRecord(end, stream), "cuEventRecord")
     profiler.record(name(), start: index)
+    return result
   }
 }
