@@ -72,8 +72,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
   public convenience init(_ values: [Float], shape: [Int], dtype: DType = .f32, on backend: Backend) {
     precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
     let bytes = max(values.count * dtype.size, 4)
-    let buffer: Buffer
-    buffer = allocateOrExit(backend, bytes)
+    let buffer = allocateOrExit(backend, bytes)
     switch dtype {
     case .f32:
       values.withUnsafeBytes { backend.upload($0.baseAddress!, byteCount: values.count * 4, to: buffer, offset: 0) }
@@ -90,8 +89,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
   /// An i32 tensor holding `values`.
   public convenience init(ints values: [Int32], shape: [Int], on backend: Backend) {
     precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
-    let buffer: Buffer
-    buffer = allocateOrExit(backend, max(values.count * 4, 4))
+    let buffer = allocateOrExit(backend, max(values.count * 4, 4))
     values.withUnsafeBytes { backend.upload($0.baseAddress!, byteCount: values.count * 4, to: buffer, offset: 0) }
     self.init(buffer: buffer, shape: shape, dtype: .i32)
   }

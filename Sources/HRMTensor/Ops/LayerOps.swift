@@ -108,10 +108,10 @@ public func ropeTables(length: Int, headDim: Int, theta: Double, on backend: Bac
   let half = headDim / 2
   var cosv = [Float](repeating: 0, count: length * headDim)
   var sinv = cosv
+  let invFreq = (0..<half).map { Float(1.0 / pow(theta, Double(2 * $0) / Double(headDim))) }
   for pos in 0..<length {
     for i in 0..<half {
-      let invFreq = Float(1.0 / pow(theta, Double(2 * i) / Double(headDim)))
-      let angle = Float(pos) * invFreq
+      let angle = Float(pos) * invFreq[i]
       cosv[pos * headDim + i] = cos(angle); cosv[pos * headDim + i + half] = cos(angle)
       sinv[pos * headDim + i] = sin(angle); sinv[pos * headDim + i + half] = sin(angle)
     }
