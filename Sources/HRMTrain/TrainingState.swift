@@ -288,9 +288,10 @@ extension Trainer {
       sharding: sampler.sharding, state: info.sampler)
     if let comm = group {
       // Every rank must have read the same checkpoint (e.g. not another node's older copy).
-      let mine = [Double(info.step), Double(UInt32(info.weightsCRC32C, radix: 16).map { $0 & 0xFFFF } ?? 0)]
-      let sums = try comm.allReduceSum(mine, on: backend)
-      guard sums == mine.map({ $0 * Double(comm.worldSize) }) else {
+      // Each rank sees every rank's (step, weights checksum), so all of them decide alike.
+      let mine = [Int32(truncatingIfNeeded: info.step), Int32(bitPattern: UInt32(info.weightsCRC32C, radix: 16) ?? 0)]
+      let all = try comm.allGather(Tensor(ints: mine, shape: [1, 2], on: backend)).toInt32Array()
+      guard all == Array((0..<comm.worldSize).map { _ in mine }.joined()) else {
         throw HRMError(file: statePath, "the ranks restored different checkpoints (rank \(comm.rank) has step \(info.step)); every rank must see the same files")
       }
     }

@@ -1,7 +1,8 @@
 // DistributedTests.swift: data-parallel training without GPUs. Two thread ranks (the
 // ThreadCommunicator test double) must train the same weights as one rank on the same global
 // batches; only rank 0 writes the run folder; a two-rank run resumes exactly from rank 0's
-// checkpoint, and only with two ranks; RANK/WORLD_SIZE/... parsing; the TCP
+// checkpoint, and only with two ranks; ranks that restore different checkpoints all stop;
+// RANK/WORLD_SIZE/... parsing; the TCP
 // rendezvous (all ranks get the id; a rank that never joins is a clear error within the
 // timeout); gpus=/dist_timeout= validation; the gpus=N launcher's failure handling.
 
@@ -154,6 +155,27 @@ final class DistributedTests: TemporaryFolderTestCase {
       do { _ = try t.restore(from: oneRankDir + "/step_2.safetensors"); return "" } catch let e as HRMError { return e.message }
     }
     for e in errors { XCTAssertTrue(e.contains("written by a 1-rank run; resume it with 1 rank(s), not 2"), e) }
+  }
+
+  func testRanksRestoringDifferentCheckpointsAllStop() throws {
+    let c = try config(["checkpoint_interval=2", "epochs=1"])
+    let dir = "\(tmp!)/run"
+    _ = try ThreadGroup(worldSize: 2).run { comm -> Int in
+      let t = try Trainer(config: c, backend: CPUBackend.shared, communicator: comm)
+      t.observer = try t.makeRecorder(directory: dir)
+      try t.run()
+      return t.step
+    }
+    // Rank 1 sees an older checkpoint than rank 0: both must refuse (neither may go on alone).
+    let outcomes = try ThreadGroup(worldSize: 2).run { comm -> String in
+      let t = try Trainer(config: c, backend: CPUBackend.shared, communicator: comm)
+      do {
+        _ = try t.restore(from: dir + (comm.rank == 0 ? "/step_4.safetensors" : "/step_2.safetensors"))
+        return "restored step \(t.step)"
+      } catch let e as HRMError { return e.message }
+    }
+    XCTAssertTrue(outcomes[0].contains("the ranks restored different checkpoints (rank 0 has step 4)"), outcomes[0])
+    XCTAssertTrue(outcomes[1].contains("the ranks restored different checkpoints (rank 1 has step 2)"), outcomes[1])
   }
 
   // MARK: - Environment
