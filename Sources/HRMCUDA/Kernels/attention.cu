@@ -1368,6 +1368,19 @@ extern "C" __global__ void __launch_bounds__(512, 1) attention_forward_wg_64_g4(
   attention_forward_wg_impl<4>(qkv, vqkv, out, odt, lse, seq, heads, scale);
 }
 
+/// A Hopper backward step's two score products against 32 rows (4 groups of 8) of a tile
+/// holding two 64 x 64 matrices in core-matrix order (the second 4096 elements on): c1 = A1
+/// X^T and c2 = A2 Y^T over the 64 head dims, A from registers, issued as one wgmma group.
+__device__ __forceinline__ void wg_score_pair32(float (&c1)[16], const unsigned int (&a1)[4][4], float (&c2)[16],
+                                                const unsigned int (&a2)[4][4], const bf16_t* rows) {
+  wg_fence();
+#pragma unroll
+  for (int kc = 0; kc < 4; kc++) wgmma_m64n32k16<0>(c1, a1[kc], wg_desc(rows + kc * 128, 128, 1024), kc > 0);
+#pragma unroll
+  for (int kc = 0; kc < 4; kc++) wgmma_m64n32k16<0>(c2, a2[kc], wg_desc(rows + 4096 + kc * 128, 128, 1024), kc > 0);
+  wg_commit();
+}
+
 /// Backward statistics of a 64-query tile into shared memory, by the first warpgroup
 /// (threads 0..63 lse, 64..127 delta): lse in the log2 domain (+inf for padding queries, so
 /// their P = 0) and delta (0 for padding). The branch is on the warp-uniform warpgroup index
@@ -1429,12 +1442,7 @@ __device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __re
     }
     if (!active) continue;
     const bf16_t* qs = qd + (i % 3) * TILE + half * 2048;   // this step's 32 queries (4 groups of 8)
-    wg_fence();
-#pragma unroll
-    for (int kc = 0; kc < DH / 16; kc++) wgmma_m64n32k16<0>(st, ka[kc], wg_desc(qs + kc * 128, 128, 1024), kc > 0);
-#pragma unroll
-    for (int kc = 0; kc < DH / 16; kc++) wgmma_m64n32k16<0>(dpt, va[kc], wg_desc(qs + MAT + kc * 128, 128, 1024), kc > 0);
-    wg_commit();
+    wg_score_pair32(st, ka, dpt, va, qs);   // S^T = K Q^T, dP^T = V dO^T
     {
       // The previous step's products. At step 0, P = dS = 0 (pa, da zero) against the current
       // tile: adds zeros, and keeps every wgmma off a conditional path (ptxas serialises
@@ -1530,12 +1538,7 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
     }
     if (!active) continue;
     const bf16_t* ks = kv + (i % 3) * TILE + half * 2048;   // this step's 32 keys (4 groups of 8)
-    wg_fence();
-#pragma unroll
-    for (int kc = 0; kc < DH / 16; kc++) wgmma_m64n32k16<0>(s, qa[kc], wg_desc(ks + kc * 128, 128, 1024), kc > 0);
-#pragma unroll
-    for (int kc = 0; kc < DH / 16; kc++) wgmma_m64n32k16<0>(dp, doa[kc], wg_desc(ks + MAT + kc * 128, 128, 1024), kc > 0);
-    wg_commit();
+    wg_score_pair32(s, qa, dp, doa, ks);    // S = Q K^T, dP = dO V^T
     if (step > 0) {
       const bf16_t* pk = kv + (((step - 1) >> 1) % 3) * TILE + ((step - 1) & 1) * 2048;
 #pragma unroll
