@@ -1381,6 +1381,18 @@ __device__ __forceinline__ void wg_score_pair32(float (&c1)[16], const unsigned 
   wg_commit();
 }
 
+/// dV += P^T dO and dK += dS^T Q for one 32-query step: P^T, dS^T (64 keys x 32 queries)
+/// from registers, Q and dO the step's rows of a Q/dO tile (N-major B; dO the second 4096
+/// elements), issued as one wgmma group.
+__device__ __forceinline__ void wg_kv_products(float (&dv)[32], const unsigned int (&pa)[2][4], float (&dk)[32],
+                                               const unsigned int (&da)[2][4], const bf16_t* rows) {
+#pragma unroll
+  for (int kk = 0; kk < 2; kk++) wgmma_m64n64k16<1>(dv, pa[kk], wg_desc(rows + 4096 + kk * 1024, 1024, 128), 1);
+#pragma unroll
+  for (int kk = 0; kk < 2; kk++) wgmma_m64n64k16<1>(dk, da[kk], wg_desc(rows + kk * 1024, 1024, 128), 1);
+  wg_commit();
+}
+
 /// Backward statistics of a 64-query tile into shared memory, by the first warpgroup
 /// (threads 0..63 lse, 64..127 delta): lse in the log2 domain (+inf for padding queries, so
 /// their P = 0) and delta (0 for padding). The branch is on the warp-uniform warpgroup index
@@ -1449,11 +1461,7 @@ __device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __re
       // them all otherwise, C7520).
       const int prev = step > 0 ? step - 1 : 0;
       const bf16_t* pq = qd + ((prev >> 1) % 3) * TILE + (prev & 1) * 2048;
-#pragma unroll
-      for (int kk = 0; kk < 2; kk++) wgmma_m64n64k16<1>(dv, pa[kk], wg_desc(pq + MAT + kk * 1024, 1024, 128), 1);
-#pragma unroll
-      for (int kk = 0; kk < 2; kk++) wgmma_m64n64k16<1>(dk, da[kk], wg_desc(pq + kk * 1024, 1024, 128), 1);
-      wg_commit();
+      wg_kv_products(dv, pa, dk, da, pq);
       wg_wait<1>();
     }
     wg_hold(st);
@@ -1481,11 +1489,7 @@ __device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __re
   {
     const bf16_t* pq = qd + ((tiles - 1) % 3) * TILE + 2048;   // the last step: second half of the last tile
     wg_fence();
-#pragma unroll
-    for (int kk = 0; kk < 2; kk++) wgmma_m64n64k16<1>(dv, pa[kk], wg_desc(pq + MAT + kk * 1024, 1024, 128), 1);
-#pragma unroll
-    for (int kk = 0; kk < 2; kk++) wgmma_m64n64k16<1>(dk, da[kk], wg_desc(pq + kk * 1024, 1024, 128), 1);
-    wg_commit();
+    wg_kv_products(dv, pa, dk, da, pq);
     wg_wait<0>();
     wg_hold(dv);
     wg_hold(dk);
