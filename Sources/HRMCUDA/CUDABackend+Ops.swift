@@ -397,9 +397,9 @@ extension CUDABackend {
   /// The Hopper (wgmma) forward: Q and K from qkv, V from `values` (qkv-shaped).
   private func launchHopperAttention(qkv: Tensor, values: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int,
                                      heads: Int, scale: Float, warpgroups wgs: Int) {
-    // Four 16 KB K/V tiles in dynamic shared memory (attention.cu).
+    // Four 16 KB K/V tiles and 2 KB per warp for staging O in dynamic shared memory (attention.cu).
     launch("attention.cu", "attention_forward_wg_64_g\(wgs)", grid: ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1),
-           block: (128 * wgs, 1, 1), sharedBytes: 4 * 16384,
+           block: (128 * wgs, 1, 1), sharedBytes: 4 * 16384 + 4 * wgs * 2048,
            [p(qkv), p(values), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
   }
 

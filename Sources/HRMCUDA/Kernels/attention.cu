@@ -497,6 +497,39 @@ __device__ __forceinline__ void store_c_rows(void* dst, int dt, i64 base, i64 st
   }
 }
 
+/// store_c_rows for head dim 64 through 2 KB of shared memory owned by the calling warp: a
+/// bf16 destination (16-byte aligned) gets whole 128-byte rows, four 16-byte stores per
+/// thread, instead of 32 scattered 2-byte ones (which took ~15% of the T = 901 forward,
+/// docs/perf-cuda.md run 45); other destinations go through store_c_rows. rowBase is the
+/// warp's first row (this thread's rows are rowBase + g and rowBase + g + 8). In `stage`,
+/// 16-byte chunk c of row r sits at r * 128 + 16 (c ^ (r & 7)), so neither the 4-byte writes
+/// (8 rows x 4 threads) nor the 16-byte reads (one row per 8 lanes) meet a bank twice.
+__device__ __forceinline__ void store_c_rows_staged(void* dst, int dt, i64 base, i64 stride, const float (*acc)[4],
+                                                    int rowBase, int limit, int lane, float mul0, float mul1,
+                                                    bf16_t* stage) {
+  const int g = lane >> 2, t = lane & 3;
+  bf16_t* out = (bf16_t*)dst + base;
+  if (dt != DT_BF16 || ((reinterpret_cast<u64>(out) | (u64)stride * 2) & 15) != 0) {
+    store_c_rows<64>(dst, dt, base, stride, acc, rowBase + g, limit, t, mul0, mul1);
+    return;
+  }
+  unsigned int* w = (unsigned int*)stage;
+  __syncwarp();
+#pragma unroll
+  for (int dn = 0; dn < 8; dn++) {   // rows g and g + 8 share the swizzle (g + 8) & 7 = g
+    w[g * 32 + (dn ^ g) * 4 + t] = pack_bf16x2(acc[dn][0] * mul0, acc[dn][1] * mul0);
+    w[(g + 8) * 32 + (dn ^ g) * 4 + t] = pack_bf16x2(acc[dn][2] * mul1, acc[dn][3] * mul1);
+  }
+  __syncwarp();
+#pragma unroll
+  for (int k = 0; k < 4; k++) {
+    const int q = k * 32 + lane, r = q >> 3, c = q & 7;
+    const uint4 v = *(const uint4*)(stage + r * 64 + (c ^ (r & 7)) * 8);
+    if (rowBase + r < limit) *(uint4*)(out + (i64)(rowBase + r) * stride + c * 8) = v;
+  }
+  __syncwarp();   // the stage may be written again by the caller's next store
+}
+
 /// Forward: O = softmax(scale Q K^T) V per head, online softmax over 64-key tiles; the next
 /// K/V tile is copied (cp.async) while the current one is used. Each warp owns RG groups of
 /// 16 query rows (RG = 2: 32 rows, as FA2 does): every K or V fragment read from shared
@@ -753,8 +786,15 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
     }
     __syncthreads();   // buffer `cur` is refilled by the next iteration's prefetch
   }
-  store_c_rows<DH>(gqkv, gqdt, hd.k, stride, dk, r0, seq, t, scale, scale);
-  store_c_rows<DH>(gqkv, gqdt, hd.v, stride, dv, r0, seq, t, 1.0f, 1.0f);
+  static_assert(DH != 64 || WARPS * 1024 <= 2 * TC_TILE * (DH + TC_PAD), "2 KB per warp in the Q tiles");
+  if constexpr (DH == 64) {   // the Q tiles are free after the last barrier: 2 KB per warp
+    bf16_t* stage = &qs[0][0][0] + warp * 1024;
+    store_c_rows_staged(gqkv, gqdt, hd.k, stride, dk, r0 - g, seq, lane, scale, scale, stage);
+    store_c_rows_staged(gqkv, gqdt, hd.v, stride, dv, r0 - g, seq, lane, 1.0f, 1.0f, stage);
+  } else {
+    store_c_rows<DH>(gqkv, gqdt, hd.k, stride, dk, r0, seq, t, scale, scale);
+    store_c_rows<DH>(gqkv, gqdt, hd.v, stride, dv, r0, seq, t, 1.0f, 1.0f);
+  }
 }
 
 /// dQ: each warp owns 16 queries (Q, dO rows as A fragments); key tiles stream through shared
@@ -823,7 +863,12 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
     }
     __syncthreads();   // buffer `cur` is refilled by the next iteration's prefetch
   }
-  store_c_rows<DH>(gqkv, gqdt, hd.q, stride, dq, r0, seq, t, scale, scale);
+  static_assert(DH != 64 || WARPS * 1024 <= 2 * TC_TILE * (DH + TC_PAD), "2 KB per warp in the K tiles");
+  if constexpr (DH == 64) {   // the K tiles are free after the last barrier: 2 KB per warp
+    store_c_rows_staged(gqkv, gqdt, hd.q, stride, dq, r0 - g, seq, lane, scale, scale, &ks[0][0][0] + warp * 1024);
+  } else {
+    store_c_rows<DH>(gqkv, gqdt, hd.q, stride, dq, r0, seq, t, scale, scale);
+  }
 }
 
 #define ATTENTION_TC_KERNELS(DH, WARPS)                                                                          \
@@ -1249,7 +1294,8 @@ struct WgTileCopier {
 /// Forward. Pipeline per key tile j (FA3's overlap within a warpgroup): S_j = Q K_j^T and
 /// O += P_{j-1} V_{j-1} are issued together; the softmax of S_j (MUFU exp2) runs while the
 /// tensor cores finish P_{j-1} V_{j-1}; then O is rescaled (skipped by warps whose row
-/// maxima did not change) and P_j packed. Four K/V buffers in dynamic shared memory (64 KB):
+/// maxima did not change) and P_j packed. Four K/V buffers in dynamic shared memory (64 KB,
+/// then 2 KB per warp for staging O):
 /// tile j+2 is copied while tile j is used and tile j-1's V is still being read, so a copy
 /// has two tiles of compute to arrive. Descriptors and copy addresses are computed once; a
 /// tile only adds offsets.
@@ -1342,8 +1388,8 @@ __device__ __forceinline__ void attention_forward_wg_impl(const bf16_t* __restri
   l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
   const int r0 = wrow + g;
   const i64 ostride = (i64)heads * DH;
-  store_c_rows<DH>(out, odt, (i64)b * seq * ostride + (i64)h * DH, ostride, (const float(*)[4])o, r0, seq, t,
-                   1.0f / l0, 1.0f / l1);
+  store_c_rows_staged(out, odt, (i64)b * seq * ostride + (i64)h * DH, ostride, (const float(*)[4])o, wrow, seq, lane,
+                      1.0f / l0, 1.0f / l1, kv + STAGES * TILE + warp * 1024);
   if (t == 0) {
     const i64 lbase = ((i64)b * heads + h) * seq;
     if (r0 < seq) lse[lbase + r0] = m0 * TC_LN2 + logf(l0);
@@ -1417,6 +1463,7 @@ __device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __re
                                                               const float* delta, const bf16_t* __restrict__ gout,
                                                               void* gqkv, int gqdt, int seq, int heads, float scale) {
   constexpr int DH = 64, MAT = 64 * DH, TILE = 2 * MAT;   // Q then dO, bf16 elements
+  static_assert(WGS <= 2, "the output staging uses one 16 KB tile: 2 KB per warp");
   extern __shared__ __align__(128) unsigned char wg_smem[];
   bf16_t* qd = (bf16_t*)wg_smem;
   float* stats = (float*)(wg_smem + 3 * TILE * 2);   // [3][lse 64, delta 64]
@@ -1494,8 +1541,11 @@ __device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __re
     wg_hold(dv);
     wg_hold(dk);
   }
-  store_c_rows<DH>(gqkv, gqdt, hd.k, stride, (const float(*)[4])dk, r0, seq, t, scale, scale);
-  store_c_rows<DH>(gqkv, gqdt, hd.v, stride, (const float(*)[4])dv, r0, seq, t, 1.0f, 1.0f);
+  // Stage tiles % 3 held tile tiles - 3 (or nothing), which every warpgroup was done with at
+  // the last tile's barrier: 16 KB, 2 KB per warp of up to two warpgroups.
+  bf16_t* stage = qd + (tiles % 3) * TILE + warp * 1024;
+  store_c_rows_staged(gqkv, gqdt, hd.k, stride, (const float(*)[4])dk, r0 - g, seq, lane, scale, scale, stage);
+  store_c_rows_staged(gqkv, gqdt, hd.v, stride, (const float(*)[4])dv, r0 - g, seq, lane, 1.0f, 1.0f, stage);
 }
 
 /// Backward dQ (Hopper). Each warpgroup owns 64 queries (Q and dO rows as register A
@@ -1507,6 +1557,7 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
                                                              const float* delta, const bf16_t* __restrict__ gout,
                                                              void* gqkv, int gqdt, int seq, int heads, float scale) {
   constexpr int DH = 64, MAT = 64 * DH, TILE = 2 * MAT;   // K then V, bf16 elements
+  static_assert(WGS <= 2, "the output staging uses one 16 KB tile: 2 KB per warp");
   __shared__ alignas(128) bf16_t kv[3 * TILE];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const BackwardHead<DH> hd(lse, delta, seq, heads);
@@ -1580,8 +1631,9 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
     wg_wait<0>();
     wg_hold(dq);
   }
-  store_c_rows<DH>(gqkv, gqdt, hd.q, stride, (const float(*)[4])dq, r0, seq, t, scale,
-                   scale);
+  // Stage tiles % 3 as in the dK/dV kernel: free for every warpgroup after the last barrier.
+  store_c_rows_staged(gqkv, gqdt, hd.q, stride, (const float(*)[4])dq, r0 - g, seq, lane, scale, scale,
+                      kv + (tiles % 3) * TILE + warp * 1024);
 }
 
 #define ATTENTION_WG_BACKWARD_KERNELS(WGS)                                                                     \
