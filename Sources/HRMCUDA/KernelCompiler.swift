@@ -63,10 +63,10 @@ struct KernelCompiler {
   }
 
   /// The cache key of one source file under the current options.
-  func cacheKey(fileName: String, source: String) -> String {
+  func cacheKey(fileName: String, source: String) throws -> String {
     let (major, minor) = nvrtc.version
     var text = "hrm-kernel-v1\u{0}\(fileName)\u{0}\(source)\u{0}"
-    for (name, header) in CUDAKernelSources.headers { text += "\(name)\u{0}\(header)\u{0}" }
+    for (name, header) in try CUDAKernelSources.headers() { text += "\(name)\u{0}\(header)\u{0}" }
     text += options.joined(separator: " ") + "\u{0}nvrtc \(major).\(minor)\u{0}\(emitCubin ? "cubin" : "ptx")"
     return SHA256.hexDigest(Array(text.utf8))
   }
@@ -74,10 +74,10 @@ struct KernelCompiler {
   /// The binary image (cubin, or NUL-terminated PTX) of an embedded kernel file, and whether
   /// it came from the disk cache.
   func binary(for fileName: String) throws -> (image: [UInt8], cached: Bool) {
-    guard let source = CUDAKernelSources.source(named: fileName) else {
+    guard let source = try CUDAKernelSources.compiledSource(named: fileName) else {
       throw HRMError("CUDA kernel source \(fileName) is not embedded in this binary")
     }
-    let key = cacheKey(fileName: fileName, source: source)
+    let key = try cacheKey(fileName: fileName, source: source)
     let ext = emitCubin ? "cubin" : "ptx"
     let cacheFile = cacheDirectory?.appendingPathComponent("\(key).\(ext)")
     if let file = cacheFile, let data = FileManager.default.contents(atPath: file.path), !data.isEmpty {
@@ -99,7 +99,7 @@ struct KernelCompiler {
 
   /// Runs NVRTC; on a compile error the error message carries the full compiler log.
   func compile(fileName: String, source: String) throws -> [UInt8] {
-    let headers = CUDAKernelSources.headers
+    let headers = try CUDAKernelSources.headers()
     var program: OpaquePointer?
     let headerTexts = headers.map { strdup($0.1) }
     let headerNames = headers.map { strdup($0.0) }

@@ -41,6 +41,25 @@ final class EmbeddedKernelTests: XCTestCase {
     }
   }
 
+  /// HRM_KERNEL_SOURCES: files of the directory replace embedded files of the same name; a
+  /// name that replaces nothing, or a missing directory, is an error naming it.
+  func testKernelSourceReplacements() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hrm-kernel-src-\(getpid())")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try "// attention.cu: replaced\n".write(to: dir.appendingPathComponent("attention.cu"), atomically: true, encoding: .utf8)
+    try "notes".write(to: dir.appendingPathComponent("README.txt"), atomically: true, encoding: .utf8)
+    XCTAssertEqual(try CUDAKernelSources.replacementFiles(in: dir.path), ["attention.cu": "// attention.cu: replaced\n"])
+
+    try "x".write(to: dir.appendingPathComponent("atention.cu"), atomically: true, encoding: .utf8)
+    XCTAssertThrowsError(try CUDAKernelSources.replacementFiles(in: dir.path)) { error in
+      XCTAssertTrue("\(error)".contains("atention.cu replaces no embedded kernel file"), "\(error)")
+    }
+    XCTAssertThrowsError(try CUDAKernelSources.replacementFiles(in: dir.path + "/missing")) { error in
+      XCTAssertTrue("\(error)".contains("not a readable directory"), "\(error)")
+    }
+  }
+
   /// Every kernel name the Swift side launches exists in the file it is launched from.
   func testLaunchedKernelNamesExist() throws {
     let swiftDir = EmbeddedKernelTests.kernelsDirectory.deletingLastPathComponent()
