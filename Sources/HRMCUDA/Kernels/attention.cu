@@ -1222,9 +1222,12 @@ __device__ __forceinline__ void wg_load_pair(bf16_t* tile, const bf16_t* base0, 
 
 /// Online-softmax step for one 64-key tile of a warp's 16 rows: s holds the raw scores (C
 /// fragments of S = Q K^T); keys >= seq on the last tile are masked. The running maxima m0/m1
-/// are in the log2 domain (scale * log2 e applied); s becomes exp2(scale2 s - new max), one
-/// FFMA and one MUFU op per score. Returns the tile's row sums and the correction factors
-/// for the old statistics.
+/// are in the log2 domain (scale * log2 e applied); s becomes exp2(scale2 s - max), one FFMA
+/// and one MUFU op per score. The maxima are raised lazily: while no score of the warp's rows
+/// exceeds its row's maximum by more than 8 (so P <= 2^8, harmless in f32 sums and bf16
+/// products), the old maxima stay, with no shuffles and no rescaling of O (correction 1);
+/// otherwise the rows take their exact new maxima. Returns the tile's row sums and the
+/// correction factors for the old statistics.
 __device__ __forceinline__ void wg_softmax_tile(float (&s)[32], float& m0, float& m1, float& sum0, float& sum1,
                                                 float& c0, float& c1, int k0, int seq, int t, float scale2) {
   if (k0 + 64 > seq) {   // the last tile holds padding keys
@@ -1240,25 +1243,31 @@ __device__ __forceinline__ void wg_softmax_tile(float (&s)[32], float& m0, float
     mx0 = fmaxf(mx0, fmaxf(s[nt * 4], s[nt * 4 + 1]));
     mx1 = fmaxf(mx1, fmaxf(s[nt * 4 + 2], s[nt * 4 + 3]));
   }
-  mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-  mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-  mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-  mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-  mx0 = fmaxf(m0, mx0 * scale2);   // scale2 > 0: the maximum commutes with the scaling
-  mx1 = fmaxf(m1, mx1 * scale2);
-  c0 = fast_exp2(m0 - mx0);
-  c1 = fast_exp2(m1 - mx1);
+  // scale2 > 0: the maximum commutes with the scaling. m = -inf (first tile) always updates.
+  c0 = 1.0f;
+  c1 = 1.0f;
+  if (!__all_sync(0xffffffffu, mx0 * scale2 <= m0 + 8.0f && mx1 * scale2 <= m1 + 8.0f)) {
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+    mx0 = fmaxf(m0, mx0 * scale2);
+    mx1 = fmaxf(m1, mx1 * scale2);
+    c0 = fast_exp2(m0 - mx0);
+    c1 = fast_exp2(m1 - mx1);
+    m0 = mx0;
+    m1 = mx1;
+  }
   float a0 = 0.0f, a1 = 0.0f;
 #pragma unroll
   for (int nt = 0; nt < 8; nt++) {
-    s[nt * 4] = fast_exp2(fmaf(s[nt * 4], scale2, -mx0));
-    s[nt * 4 + 1] = fast_exp2(fmaf(s[nt * 4 + 1], scale2, -mx0));
-    s[nt * 4 + 2] = fast_exp2(fmaf(s[nt * 4 + 2], scale2, -mx1));
-    s[nt * 4 + 3] = fast_exp2(fmaf(s[nt * 4 + 3], scale2, -mx1));
+    s[nt * 4] = fast_exp2(fmaf(s[nt * 4], scale2, -m0));
+    s[nt * 4 + 1] = fast_exp2(fmaf(s[nt * 4 + 1], scale2, -m0));
+    s[nt * 4 + 2] = fast_exp2(fmaf(s[nt * 4 + 2], scale2, -m1));
+    s[nt * 4 + 3] = fast_exp2(fmaf(s[nt * 4 + 3], scale2, -m1));
     a0 += s[nt * 4] + s[nt * 4 + 1];
     a1 += s[nt * 4 + 2] + s[nt * 4 + 3];
   }
-  m0 = mx0; m1 = mx1;
   sum0 = a0; sum1 = a1;
 }
 
