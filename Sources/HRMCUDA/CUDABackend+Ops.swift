@@ -476,7 +476,9 @@ extension CUDABackend {
         launch("attention.cu", "attention_backward_kv_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1), args)
       }
       if qGroups > 0 {
-        launch("attention.cu", "attention_backward_q_wg_64_g\(qGroups)", grid: wgGrid(qGroups), block: (128 * qGroups, 1, 1), args)
+        // dQ: four 16 KB K/V tiles (attention.cu).
+        launch("attention.cu", "attention_backward_q_wg_64_g\(qGroups)", grid: wgGrid(qGroups), block: (128 * qGroups, 1, 1),
+               sharedBytes: 4 * 16384, args)
       } else {
         launch("attention.cu", "attention_backward_q_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1), args)
       }

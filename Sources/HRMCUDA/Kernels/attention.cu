@@ -450,27 +450,35 @@ __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_gr
 
 /// Starts copying a TC_TILE x DH bf16 tile (rows row0.. of a row-major matrix with `stride`;
 /// rows >= limit become zero) into shared memory with cp.async (the caller commits and waits).
-template <int DH>
+/// THREADS = the block size: each thread copies one 16-byte column chunk of every
+/// THREADS / (DH / 8)-th row, from one pointer advanced by a fixed step (unrolled).
+template <int DH, int THREADS>
 __device__ __forceinline__ void load_tile_async(bf16_t (*tile)[DH + TC_PAD], const bf16_t* base, i64 stride, int row0,
                                                 int limit) {
-  for (int e = threadIdx.x; e < TC_TILE * (DH / 8); e += blockDim.x) {
-    const int j = e / (DH / 8), c8 = (e - j * (DH / 8)) * 8;
-    const int row = row0 + j;
-    const bool valid = row < limit;
-    cp_async16(&tile[j][c8], base + (i64)(valid ? row : 0) * stride + c8, valid);
+  constexpr int CHUNKS = TC_TILE * (DH / 8), ROUND = THREADS / (DH / 8);   // rows per round
+  static_assert(THREADS % (DH / 8) == 0, "whole rows per round");
+  const int j0 = threadIdx.x / (DH / 8), c8 = (threadIdx.x % (DH / 8)) * 8;
+  const bf16_t* src = base + (i64)(row0 + j0) * stride + c8;
+  const i64 step = (i64)ROUND * stride;
+#pragma unroll
+  for (int k = 0; k < (CHUNKS + THREADS - 1) / THREADS; k++, src += step) {
+    const int j = j0 + k * ROUND;
+    if (CHUNKS % THREADS != 0 && j >= TC_TILE) break;
+    const bool valid = row0 + j < limit;
+    cp_async16(&tile[j][c8], valid ? src : base, valid);
   }
 }
 
 /// Top of a K/V tile loop (forward and dQ) at buffer `cur`, keys k0..: starts copying the
 /// next tile (if `more`) into the other buffer, then waits until the current one has landed
 /// for every thread of the block.
-template <int DH>
+template <int DH, int THREADS>
 __device__ __forceinline__ void next_kv_tile(bf16_t (*ks)[TC_TILE][DH + TC_PAD], bf16_t (*vs)[TC_TILE][DH + TC_PAD],
                                              const bf16_t* kbase, const bf16_t* vbase, i64 stride, int cur, int k0,
                                              bool more, int seq) {
   if (more) {
-    load_tile_async<DH>(ks[cur ^ 1], kbase, stride, k0 + TC_TILE, seq);
-    load_tile_async<DH>(vs[cur ^ 1], vbase, stride, k0 + TC_TILE, seq);
+    load_tile_async<DH, THREADS>(ks[cur ^ 1], kbase, stride, k0 + TC_TILE, seq);
+    load_tile_async<DH, THREADS>(vs[cur ^ 1], vbase, stride, k0 + TC_TILE, seq);
   }
   cp_async_commit();
   cp_async_wait<1>();
@@ -552,8 +560,8 @@ __device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restri
   const int tiles = (seq + TC_TILE - 1) / TC_TILE;
   const float scale2 = scale * TC_LOG2E;
 
-  load_tile_async<DH>(ks[0], kbase, stride, 0, seq);
-  load_tile_async<DH>(vs[0], vbase, stride, 0, seq);
+  load_tile_async<DH, WARPS * 32>(ks[0], kbase, stride, 0, seq);
+  load_tile_async<DH, WARPS * 32>(vs[0], vbase, stride, 0, seq);
   cp_async_commit();
 
   unsigned int qa[RG][DH / 16][4];
@@ -569,7 +577,7 @@ __device__ __forceinline__ void attention_forward_tc_impl(const bf16_t* __restri
 
   for (int it = 0; it < tiles; it++) {
     const int cur = it & 1, k0 = it * TC_TILE;
-    next_kv_tile<DH>(ks, vs, kbase, vbase, stride, cur, k0, it + 1 < tiles, seq);
+    next_kv_tile<DH, WARPS * 32>(ks, vs, kbase, vbase, stride, cur, k0, it + 1 < tiles, seq);
     if (warpActive) {
       const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key slices holding a real key
       const bool lastTile = k0 + TC_TILE > seq;           // block-uniform: only it holds padding keys
@@ -707,13 +715,17 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
   const int tiles = (seq + TC_TILE - 1) / TC_TILE;
   const float scale2 = scale * TC_LOG2E;
 
-  load_tile_async<DH>(qs[0], qkv + hd.q, stride, 0, seq);
-  load_tile_async<DH>(dos[0], gout + hd.dout, ostride, 0, seq);
+  load_tile_async<DH, WARPS * 32>(qs[0], qkv + hd.q, stride, 0, seq);
+  load_tile_async<DH, WARPS * 32>(dos[0], gout + hd.dout, ostride, 0, seq);
   cp_async_commit();
-  if (threadIdx.x < TC_TILE) {   // lse kept in the log2 domain
+  // lse (kept in the log2 domain) and delta of a tile's queries, one per thread < TC_TILE; the
+  // next tile's are loaded into registers a tile early, so no iteration waits on them.
+  float nextLse = 0.0f, nextDelta = 0.0f;
+  if (threadIdx.x < TC_TILE) {
     const int q = threadIdx.x;
     lses[0][q] = q < seq ? hd.lse[q] * TC_LOG2E : HRM_INF;
     dels[0][q] = q < seq ? hd.delta[q] : 0.0f;
+    if (q + TC_TILE < seq) { nextLse = hd.lse[q + TC_TILE]; nextDelta = hd.delta[q + TC_TILE]; }
   }
 
   unsigned int ka[DH / 16][4], va[DH / 16][4];
@@ -729,12 +741,13 @@ __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __re
   for (int it = 0; it < tiles; it++) {
     const int cur = it & 1, q0 = it * TC_TILE;
     if (it + 1 < tiles) {
-      load_tile_async<DH>(qs[cur ^ 1], qkv + hd.q, stride, q0 + TC_TILE, seq);
-      load_tile_async<DH>(dos[cur ^ 1], gout + hd.dout, ostride, q0 + TC_TILE, seq);
+      load_tile_async<DH, WARPS * 32>(qs[cur ^ 1], qkv + hd.q, stride, q0 + TC_TILE, seq);
+      load_tile_async<DH, WARPS * 32>(dos[cur ^ 1], gout + hd.dout, ostride, q0 + TC_TILE, seq);
       if (threadIdx.x < TC_TILE) {
         const int q = q0 + TC_TILE + threadIdx.x;
-        lses[cur ^ 1][threadIdx.x] = q < seq ? hd.lse[q] * TC_LOG2E : HRM_INF;
-        dels[cur ^ 1][threadIdx.x] = q < seq ? hd.delta[q] : 0.0f;
+        lses[cur ^ 1][threadIdx.x] = q < seq ? nextLse * TC_LOG2E : HRM_INF;
+        dels[cur ^ 1][threadIdx.x] = q < seq ? nextDelta : 0.0f;
+        if (q + TC_TILE < seq) { nextLse = hd.lse[q + TC_TILE]; nextDelta = hd.delta[q + TC_TILE]; }
       }
     }
     cp_async_commit();
@@ -813,8 +826,8 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
   const bool warpActive = blockIdx.x * (WARPS * 16) + warp * 16 < seq;   // warp-uniform
   const int tiles = (seq + TC_TILE - 1) / TC_TILE;
 
-  load_tile_async<DH>(ks[0], qkv + hd.k, stride, 0, seq);
-  load_tile_async<DH>(vs[0], qkv + hd.v, stride, 0, seq);
+  load_tile_async<DH, WARPS * 32>(ks[0], qkv + hd.k, stride, 0, seq);
+  load_tile_async<DH, WARPS * 32>(vs[0], qkv + hd.v, stride, 0, seq);
   cp_async_commit();
 
   unsigned int qa[DH / 16][4], doa[DH / 16][4];
@@ -829,7 +842,7 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
 
   for (int it = 0; it < tiles; it++) {
     const int cur = it & 1, k0 = it * TC_TILE;
-    next_kv_tile<DH>(ks, vs, qkv + hd.k, qkv + hd.v, stride, cur, k0, it + 1 < tiles, seq);
+    next_kv_tile<DH, WARPS * 32>(ks, vs, qkv + hd.k, qkv + hd.v, stride, cur, k0, it + 1 < tiles, seq);
     if (warpActive) {
       const int ntValid = min(NT, (seq - k0 + 7) / 8);   // 8-key slices holding a real key
       const bool lastTile = k0 + TC_TILE > seq;           // block-uniform: only it holds padding keys
@@ -1558,16 +1571,18 @@ __device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __re
 }
 
 /// Backward dQ (Hopper). Each warpgroup owns 64 queries (Q and dO rows as register A
-/// fragments); K/V tiles of 64 keys stream through three shared buffers (as in the forward),
-/// each used in two steps of 32 keys: S = Q K^T, dP = dO V^T (B = K, V K-major), then
-/// dQ += dS K (B = K N-major) of the previous step overlapping this step's arithmetic.
+/// fragments); K/V tiles of 64 keys stream through four buffers in dynamic shared memory
+/// (64 KB), copied two tiles ahead by a WgTileCopier as in the forward, each used in two steps
+/// of 32 keys: S = Q K^T, dP = dO V^T (B = K, V K-major), then dQ += dS K (B = K N-major) of
+/// the previous step overlapping this step's arithmetic.
 template <int WGS>
 __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __restrict__ qkv, const float* lse,
                                                              const float* delta, const bf16_t* __restrict__ gout,
                                                              void* gqkv, int gqdt, int seq, int heads, float scale) {
-  constexpr int DH = 64, MAT = 64 * DH, TILE = 2 * MAT;   // K then V, bf16 elements
+  constexpr int DH = 64, MAT = 64 * DH, TILE = 2 * MAT, STAGES = 4;   // K then V, bf16 elements
   static_assert(WGS <= 2, "the output staging uses one 16 KB tile: 2 KB per warp");
-  __shared__ alignas(128) bf16_t kv[3 * TILE];
+  extern __shared__ __align__(128) unsigned char wg_smem[];
+  bf16_t* kv = (bf16_t*)wg_smem;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const BackwardHead<DH> hd(lse, delta, seq, heads);
   const i64 stride = hd.stride, ostride = hd.ostride;
@@ -1577,7 +1592,10 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
   const int tiles = (seq + 63) / 64, steps = 2 * tiles;
   const float scale2 = scale * TC_LOG2E;
 
-  wg_load_pair(kv, qkv + hd.k, stride, qkv + hd.v, stride, 0, seq);
+  const WgTileCopier<128 * WGS> copier(qkv + hd.k, qkv + hd.v, stride);
+  copier.load(kv, 0, stride, seq);
+  cp_async_commit();
+  if (tiles > 1) copier.load(kv + TILE, 1, stride, seq);
   cp_async_commit();
   unsigned int qa[DH / 16][4], doa[DH / 16][4];
   load_a_rows<DH>(qa, qkv + hd.q, stride, r0, seq, t);
@@ -1594,17 +1612,15 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
   for (int step = 0; step < steps; step++) {
     const int i = step >> 1, half = step & 1;
     if (half == 0) {
-      wg_tile_ready<0>();   // tile i is here for all; every warpgroup is done with tile i - 2
-      if (i + 1 < tiles) {
-        wg_load_pair(kv + ((i + 1) % 3) * TILE, qkv + hd.k, stride, qkv + hd.v, stride, (i + 1) * 64, seq);
-        cp_async_commit();
-      }
+      wg_tile_ready<1>();   // tile i is here for all (i + 1 may be in flight); tile i - 2 is free
+      if (i + 2 < tiles) copier.load(kv + ((i + 2) % STAGES) * TILE, i + 2, stride, seq);
+      cp_async_commit();    // (an empty group near the end keeps the count uniform)
     }
     if (!active) continue;
-    const bf16_t* ks = kv + (i % 3) * TILE + half * 2048;   // this step's 32 keys (4 groups of 8)
+    const bf16_t* ks = kv + (i % STAGES) * TILE + half * 2048;   // this step's 32 keys (4 groups of 8)
     wg_score_pair32(s, qa, dp, doa, ks);    // S = Q K^T, dP = dO V^T
     if (step > 0) {
-      const bf16_t* pk = kv + (((step - 1) >> 1) % 3) * TILE + ((step - 1) & 1) * 2048;
+      const bf16_t* pk = kv + (((step - 1) >> 1) % STAGES) * TILE + ((step - 1) & 1) * 2048;
 #pragma unroll
       for (int kk = 0; kk < 2; kk++) wgmma_m64n64k16<1>(dq, da[kk], wg_desc(pk + kk * 1024, 1024, 128), 1);
       wg_commit();
@@ -1632,7 +1648,7 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
   }
   if (!active) return;
   {
-    const bf16_t* pk = kv + ((tiles - 1) % 3) * TILE + 2048;
+    const bf16_t* pk = kv + ((tiles - 1) % STAGES) * TILE + 2048;
     wg_fence();
 #pragma unroll
     for (int kk = 0; kk < 2; kk++) wgmma_m64n64k16<1>(dq, da[kk], wg_desc(pk + kk * 1024, 1024, 128), 1);
@@ -1640,9 +1656,10 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
     wg_wait<0>();
     wg_hold(dq);
   }
-  // Stage tiles % 3 as in the dK/dV kernel: free for every warpgroup after the last barrier.
+  // Buffer (tiles + 1) % 4 held tile tiles - 3 (or nothing), which every warpgroup was done
+  // with at the last tile's barrier, and no copy targets it since.
   store_c_rows_staged(gqkv, gqdt, hd.q, stride, (const float(*)[4])dq, r0 - g, seq, lane, scale, scale,
-                      kv + (tiles % 3) * TILE + warp * 1024);
+                      kv + ((tiles + 1) % STAGES) * TILE + warp * 1024);
 }
 
 #define ATTENTION_WG_BACKWARD_KERNELS(WGS)                                                                     \
@@ -1651,7 +1668,7 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
       int seq, int heads, float scale) {                                                                         \
     attention_backward_kv_wg_impl<WGS>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);                   \
   }                                                                                                              \
-  extern "C" __global__ void __launch_bounds__(128 * WGS) attention_backward_q_wg_64_g##WGS(                   \
+  extern "C" __global__ void __launch_bounds__(128 * WGS, 3 / WGS) attention_backward_q_wg_64_g##WGS(         \
       const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
       int seq, int heads, float scale) {                                                                         \
     attention_backward_q_wg_impl<WGS>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);                    \
