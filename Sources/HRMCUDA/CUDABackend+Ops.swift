@@ -468,6 +468,13 @@ extension CUDABackend {
       let tcGrid = ((seq + 16 * w - 1) / (16 * w), batch * heads, 1)
       let m = attentionMinBlocks && w == 4 ? "_m" : ""
       func wgGrid(_ wgs: Int) -> (Int, Int, Int) { ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1) }
+      if attentionBackwardPair && kvGroups == 0 && qGroups == 1 && m == "_m" {
+        // The default pair (mma.sync dK/dV, one-warpgroup dQ) as one launch, the two kinds of
+        // block interleaved; 64 KB of dynamic shared memory (attention.cu).
+        launch("attention.cu", "attention_backward_pair_64", grid: (2 * ((seq + 63) / 64), batch * heads, 1),
+               block: (128, 1, 1), sharedBytes: 4 * 16384, args)
+        return
+      }
       if kvGroups > 0 {
         // dK/dV: three 16 KB Q/dO tiles and three 512-byte lse/delta tiles (attention.cu).
         launch("attention.cu", "attention_backward_kv_wg_64_g\(kvGroups)", grid: wgGrid(kvGroups), block: (128 * kvGroups, 1, 1),

@@ -60,6 +60,11 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// run 9 (forward T901 -10%, backward -9..12%, docs/perf-cuda.md). Env HRM_CUDA_ATTN_MINB=0
   /// turns it off. For experiments and the bench.
   public var attentionMinBlocks: Bool
+  /// Run the default long-sequence backward pair (mma.sync dK/dV and one-warpgroup Hopper
+  /// dQ, head dim 64) as one launch with the two kinds of block interleaved
+  /// (`attention_backward_pair_64`): the default. Env HRM_CUDA_ATTN_PAIR=0 launches them one
+  /// after the other. For experiments and the bench.
+  public var attentionBackwardPair: Bool
   /// Use the short-sequence attention forward (T <= 128, head dim 64: one block per head,
   /// RoPE applied while loading; attention.cu) where it applies: the default. Env
   /// HRM_CUDA_ATTN_SHORT=0 turns it off (the mma.sync tile kernels and a separate rope pass
@@ -187,6 +192,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     self.forceSimpleGemm = env["HRM_CUDA_GEMM"] == "simple"
     self.forceSimpleAttention = env["HRM_CUDA_ATTENTION"] == "simple"
     self.attentionMinBlocks = env["HRM_CUDA_ATTN_MINB"] != "0"
+    self.attentionBackwardPair = env["HRM_CUDA_ATTN_PAIR"] != "0"
     self.attentionShort = env["HRM_CUDA_ATTN_SHORT"] != "0"
     self.attentionFusedRoPE = env["HRM_CUDA_ATTN_ROPE"] != "0"
     self.attentionWarpgroups = env["HRM_CUDA_ATTN_WGS"].flatMap { Int($0) }.flatMap { (0...4).contains($0) ? $0 : nil }

@@ -162,6 +162,7 @@ public enum BackendBench {
       cuda.attentionBackwardWarpgroups = 0
       if want("attention") {
         cuda.attentionWarpgroups = savedGroups   // the first lines time the default kernels
+        cuda.attentionBackwardWarpgroups = savedBackwardGroups
         let (lb, lt) = (max(1, batch / 4), 901)   // Maze/ARC length, the (96, 900) issue shape at B384
         let lq = t([lb, lt, 3 * d], .bf16), lo = Tensor.empty([lb, lt, d], .bf16, on: be)
         let ll = Tensor.empty([lb, heads, lt], .f32, on: be), lg = t([lb, lt, d], .bf16, 0.1)
@@ -185,7 +186,8 @@ public enum BackendBench {
           be.attentionBackward(qkv: lq, out: lo, lse: ll, gradOut: lg, gradQKV: lgq, batch: lb, seq: lt, heads: heads,
                                headDim: headDim, scale: scale)
         }
-        cuda.attentionWarpgroups = 0   // the mma.sync forward from here
+        cuda.attentionWarpgroups = 0   // the mma.sync kernels from here
+        cuda.attentionBackwardWarpgroups = 0
         let savedMinBlocks = cuda.attentionMinBlocks
         for minBlocks in [false, true] {
           cuda.attentionMinBlocks = minBlocks

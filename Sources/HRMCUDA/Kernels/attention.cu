@@ -699,19 +699,32 @@ struct BackwardHead {
   }
 };
 
+/// Shared memory of the mma.sync dK/dV kernel: double-buffered Q and dO tiles with their lse
+/// (log2 domain) and delta. Static in its own kernels, carved from dynamic shared memory in
+/// attention_backward_pair_64.
+template <int DH>
+struct KvTcShared {
+  alignas(16) bf16_t qs[2][TC_TILE][DH + TC_PAD];
+  alignas(16) bf16_t dos[2][TC_TILE][DH + TC_PAD];
+  float lses[2][TC_TILE], dels[2][TC_TILE];
+};
+
+/// dK/dV (mma.sync) for key block `block` (WARPS x 16 keys) of head blockIdx.y.
 template <int DH, int WARPS>
 __device__ __forceinline__ void attention_backward_kv_tc_impl(const bf16_t* __restrict__ qkv, const float* lse,
                                                               const float* delta, const bf16_t* __restrict__ gout,
-                                                              void* gqkv, int gqdt, int seq, int heads, float scale) {
+                                                              void* gqkv, int gqdt, int seq, int heads, float scale,
+                                                              KvTcShared<DH>& sh, int block) {
   constexpr int NH = TC_TILE / 16;   // 8-query slices per half tile (4)
-  __shared__ alignas(16) bf16_t qs[2][TC_TILE][DH + TC_PAD];
-  __shared__ alignas(16) bf16_t dos[2][TC_TILE][DH + TC_PAD];
-  __shared__ float lses[2][TC_TILE], dels[2][TC_TILE];
+  auto& qs = sh.qs;
+  auto& dos = sh.dos;
+  auto& lses = sh.lses;
+  auto& dels = sh.dels;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const BackwardHead<DH> hd(lse, delta, seq, heads);
   const i64 stride = hd.stride, ostride = hd.ostride;
-  const int r0 = blockIdx.x * (WARPS * 16) + warp * 16 + g;
-  const bool warpActive = blockIdx.x * (WARPS * 16) + warp * 16 < seq;   // warp-uniform
+  const int r0 = block * (WARPS * 16) + warp * 16 + g;
+  const bool warpActive = block * (WARPS * 16) + warp * 16 < seq;   // warp-uniform
   const int tiles = (seq + TC_TILE - 1) / TC_TILE;
   const float scale2 = scale * TC_LOG2E;
 
@@ -896,7 +909,8 @@ __device__ __forceinline__ void attention_backward_q_tc_impl(const bf16_t* __res
   extern "C" __global__ void __launch_bounds__(WARPS * 32) attention_backward_kv_tc_##DH##_w##WARPS(            \
       const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
       int seq, int heads, float scale) {                                                                         \
-    attention_backward_kv_tc_impl<DH, WARPS>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);             \
+    __shared__ KvTcShared<DH> sh;                                                                                \
+    attention_backward_kv_tc_impl<DH, WARPS>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale, sh, blockIdx.x); \
   }                                                                                                              \
   extern "C" __global__ void __launch_bounds__(WARPS * 32) attention_backward_q_tc_##DH##_w##WARPS(             \
       const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
@@ -926,7 +940,8 @@ ATTENTION_TC_KERNELS(32, 8)
   extern "C" __global__ void __launch_bounds__(128, 3) attention_backward_kv_tc_##DH##_w4_m(                     \
       const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
       int seq, int heads, float scale) {                                                                         \
-    attention_backward_kv_tc_impl<DH, 4>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);                 \
+    __shared__ KvTcShared<DH> sh;                                                                                \
+    attention_backward_kv_tc_impl<DH, 4>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale, sh, blockIdx.x);  \
   }                                                                                                              \
   extern "C" __global__ void __launch_bounds__(128, 4) attention_backward_q_tc_##DH##_w4_m(                      \
       const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
@@ -1578,7 +1593,8 @@ __device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __re
 template <int WGS>
 __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __restrict__ qkv, const float* lse,
                                                              const float* delta, const bf16_t* __restrict__ gout,
-                                                             void* gqkv, int gqdt, int seq, int heads, float scale) {
+                                                             void* gqkv, int gqdt, int seq, int heads, float scale,
+                                                             int block) {
   constexpr int DH = 64, MAT = 64 * DH, TILE = 2 * MAT, STAGES = 4;   // K then V, bf16 elements
   static_assert(WGS <= 2, "the output staging uses one 16 KB tile: 2 KB per warp");
   extern __shared__ __align__(128) unsigned char wg_smem[];
@@ -1586,7 +1602,7 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const BackwardHead<DH> hd(lse, delta, seq, heads);
   const i64 stride = hd.stride, ostride = hd.ostride;
-  const int wgRow = blockIdx.x * (64 * WGS) + wg_index() * 64;   // first query of this warpgroup
+  const int wgRow = block * (64 * WGS) + wg_index() * 64;   // first query of this warpgroup
   const int r0 = wgRow + (warp & 3) * 16 + g, r1 = r0 + 8;
   const bool active = wgRow < seq;                                  // warpgroup-uniform
   const int tiles = (seq + 63) / 64, steps = 2 * tiles;
@@ -1671,9 +1687,27 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
   extern "C" __global__ void __launch_bounds__(128 * WGS, 3 / WGS) attention_backward_q_wg_64_g##WGS(         \
       const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt,        \
       int seq, int heads, float scale) {                                                                         \
-    attention_backward_q_wg_impl<WGS>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale);                    \
+    attention_backward_q_wg_impl<WGS>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale, blockIdx.x);        \
   }
 
 ATTENTION_WG_BACKWARD_KERNELS(1)
 ATTENTION_WG_BACKWARD_KERNELS(2)
+
+/// The default backward for long sequences in one launch: even blocks run dK/dV (mma.sync,
+/// 4 warps) for key block x / 2, odd blocks dQ (wgmma, one warpgroup) for query block x / 2,
+/// so every SM holds both kinds at once and each hides the other's waits (the two kernels
+/// launched one after the other each left the SM idle in their own stalls). 64 KB of dynamic
+/// shared memory: the dQ kernel's four K/V buffers, or the dK/dV kernel's tiles.
+static_assert(sizeof(KvTcShared<64>) <= 4 * 16384, "dK/dV tiles fit the dQ buffers");
+extern "C" __global__ void __launch_bounds__(128, 3) attention_backward_pair_64(
+    const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt, int seq,
+    int heads, float scale) {
+  extern __shared__ __align__(128) unsigned char wg_smem[];
+  if (blockIdx.x & 1) {
+    attention_backward_q_wg_impl<1>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale, blockIdx.x >> 1);
+  } else {
+    attention_backward_kv_tc_impl<64, 4>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale,
+                                         *reinterpret_cast<KvTcShared<64>*>(wg_smem), blockIdx.x >> 1);
+  }
+}
 #endif  // HRM_SM90A
