@@ -1129,8 +1129,8 @@ ATTENTION_SHORT_KERNEL(8)
 // query rows; S = Q K^T takes Q from registers (the same A fragments as mma.sync) and K from
 // shared memory through a matrix descriptor; O += P V takes P from registers (the S
 // accumulator re-packed as bf16, exactly as in the mma.sync kernel) and V from shared memory
-// (transposed operand). K/V tiles of 64 keys are copied with cp.async (forward: four buffers
-// in dynamic shared memory, two tiles ahead; backward: three), stored in the no-swizzle "core
+// (transposed operand). K/V tiles of 64 keys are copied with cp.async (forward and dQ: four
+// buffers in dynamic shared memory, two tiles ahead; dK/dV: three), stored in the no-swizzle "core
 // matrix" order wgmma reads: 8 keys x 16 bytes per 128-byte core matrix, element (key, d) at
 // byte (key/8)*1024 + (d/8)*128 + (key%8)*16 + (d%8)*2. WGS warpgroups per block share every
 // tile. Head dim 64 only. ptxas serialises every wgmma (advisory C7520) when one sits under a
