@@ -11,6 +11,7 @@
 // tensor cores for bf16 tensors through mma.sync (any GPU from sm_80). The third, at the end,
 // uses Hopper's warpgroup MMA (wgmma) and exists only in sm_90a builds (HRM_SM90A).
 #include "common.cuh"
+#include "tensorcore.cuh"
 
 #define ATT_THREADS 64   // rows per block (one per thread)
 #define ATT_BK 32        // keys per shared tile (forward, dQ)
@@ -349,13 +350,6 @@ __device__ __forceinline__ void mma_16816(float* c, const unsigned int* a, unsig
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
-/// Two floats -> one register of bf16 (lo in the low half), round to nearest even.
-__device__ __forceinline__ unsigned int pack_bf16x2(float lo, float hi) {
-  unsigned int r;
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-  return r;
-}
-
 __device__ __forceinline__ unsigned int ld_pair(const bf16_t* p) { return *(const unsigned int*)p; }
 
 #define TC_LOG2E 1.4426950408889634f
@@ -368,12 +362,6 @@ __device__ __forceinline__ float fast_exp2(float x) {
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
   return y;
-}
-
-__device__ __forceinline__ unsigned int shared_address(const void* p) {
-  unsigned int a;
-  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }\n" : "=r"(a) : "l"(p));
-  return a;
 }
 
 /// B fragments with k along the rows of a row-major [k][n] shared tile (leading dimension
@@ -434,19 +422,6 @@ __device__ __forceinline__ void mma_score_pair(float (&c1)[4], float (&c2)[4], c
     mma_16816(c2, a2[kc + 1], b2[2], b2[3]);
   }
 }
-
-/// 16-byte asynchronous global -> shared copy (cp.async, L2 only); !valid writes zeros.
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(smem)), "l"(gmem),
-               "r"(valid ? 16 : 0)
-               : "memory");
-}
-
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-
-/// Waits until at most N committed cp.async groups of this thread are still in flight.
-template <int N>
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
 
 /// Starts copying a TC_TILE x DH bf16 tile (rows row0.. of a row-major matrix with `stride`;
 /// rows >= limit become zero) into shared memory with cp.async (the caller commits and waits).
@@ -1139,44 +1114,6 @@ ATTENTION_SHORT_KERNEL(8)
 // ===========================================================================================
 #if defined(HRM_SM90A)
 
-/// Shared-memory matrix descriptor, no swizzle: start address, LBO = byte distance between
-/// core matrices adjacent along K, SBO = along M/N (all encoded >> 4; bits 62-63 = 0).
-__device__ __forceinline__ u64 wg_desc(const void* smem, unsigned lbo, unsigned sbo) {
-  const unsigned a = shared_address(smem);
-  return (u64)((a & 0x3FFFFu) >> 4) | ((u64)(lbo >> 4) << 16) | ((u64)(sbo >> 4) << 32);
-}
-
-/// This thread's warpgroup within the block, read through a shuffle from lane 0 so ptxas
-/// knows it is the same for the whole warp: wgmma under a condition derived from it is not
-/// on a "divergent path" (which makes ptxas serialise every wgmma, C7520).
-__device__ __forceinline__ int wg_index() { return __shfl_sync(0xffffffffu, (int)(threadIdx.x >> 7), 0); }
-
-__device__ __forceinline__ void wg_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-template <int N>
-__device__ __forceinline__ void wg_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
-
-/// Makes the generic-proxy writes to shared memory (cp.async, st.shared) visible to wgmma.
-__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
-
-/// Top of a wgmma tile loop: this thread's copies but the newest PENDING groups have landed,
-/// are made visible to wgmma, and the block barrier makes everyone's visible (and says every
-/// warpgroup is done with the previous iteration).
-template <int PENDING>
-__device__ __forceinline__ void wg_tile_ready() {
-  cp_async_wait<PENDING>();
-  fence_proxy_async();
-  __syncthreads();
-}
-
-/// Ties accumulator registers to this point of the program, so the compiler neither reads
-/// them before wgmma.wait_group nor writes them while a wgmma that uses them is in flight.
-template <int N>
-__device__ __forceinline__ void wg_hold(float (&d)[N]) {
-#pragma unroll
-  for (int i = 0; i < N; i++) asm volatile("" : "+f"(d[i])::"memory");
-}
-
 /// The same for A fragments in registers (K steps of four): a wgmma in flight still reads
 /// them, so they must stay live (not reused by the register allocator) until its
 /// wgmma.wait_group.
@@ -1699,15 +1636,21 @@ ATTENTION_WG_BACKWARD_KERNELS(2)
 /// launched one after the other each left the SM idle in their own stalls). 64 KB of dynamic
 /// shared memory: the dQ kernel's four K/V buffers, or the dK/dV kernel's tiles.
 static_assert(sizeof(KvTcShared<64>) <= 4 * 16384, "dK/dV tiles fit the dQ buffers");
+
+/// The block's dynamic shared memory (declared here, not in the extern "C" kernel, where the
+/// declaration would take C linkage and clash with the kernels' own).
+__device__ __forceinline__ unsigned char* dynamic_shared() {
+  extern __shared__ __align__(128) unsigned char wg_smem[];
+  return wg_smem;
+}
 extern "C" __global__ void __launch_bounds__(128, 3) attention_backward_pair_64(
     const bf16_t* qkv, const float* lse, const float* delta, const bf16_t* gout, void* gqkv, int gqdt, int seq,
     int heads, float scale) {
-  extern __shared__ __align__(128) unsigned char wg_smem[];
   if (blockIdx.x & 1) {
     attention_backward_q_wg_impl<1>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale, blockIdx.x >> 1);
   } else {
     attention_backward_kv_tc_impl<64, 4>(qkv, lse, delta, gout, gqkv, gqdt, seq, heads, scale,
-                                         *reinterpret_cast<KvTcShared<64>*>(wg_smem), blockIdx.x >> 1);
+                                         *reinterpret_cast<KvTcShared<64>*>(dynamic_shared()), blockIdx.x >> 1);
   }
 }
 #endif  // HRM_SM90A
