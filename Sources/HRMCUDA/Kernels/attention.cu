@@ -460,59 +460,6 @@ __device__ __forceinline__ void next_kv_tile(bf16_t (*ks)[TC_TILE][DH + TC_PAD],
   __syncthreads();
 }
 
-/// Writes a warp's 16 x DH f32 accumulator (C fragments per 8-column tile) times mul0 (row
-/// r0) / mul1 (row r0 + 8).
-template <int DH>
-__device__ __forceinline__ void store_c_rows(void* dst, int dt, i64 base, i64 stride, const float (*acc)[4], int r0,
-                                             int limit, int t, float mul0, float mul1) {
-  const int r1 = r0 + 8;
-#pragma unroll
-  for (int dn = 0; dn < DH / 8; dn++) {
-    const int c = dn * 8 + 2 * t;
-    if (r0 < limit) {
-      store_f(dst, dt, base + (i64)r0 * stride + c, acc[dn][0] * mul0);
-      store_f(dst, dt, base + (i64)r0 * stride + c + 1, acc[dn][1] * mul0);
-    }
-    if (r1 < limit) {
-      store_f(dst, dt, base + (i64)r1 * stride + c, acc[dn][2] * mul1);
-      store_f(dst, dt, base + (i64)r1 * stride + c + 1, acc[dn][3] * mul1);
-    }
-  }
-}
-
-/// store_c_rows for head dim 64 through 2 KB of shared memory owned by the calling warp: a
-/// bf16 destination (16-byte aligned) gets whole 128-byte rows, four 16-byte stores per
-/// thread, instead of 32 scattered 2-byte ones (which took ~15% of the T = 901 forward,
-/// docs/perf-cuda.md run 45); other destinations go through store_c_rows. rowBase is the
-/// warp's first row (this thread's rows are rowBase + g and rowBase + g + 8). In `stage`,
-/// 16-byte chunk c of row r sits at r * 128 + 16 (c ^ (r & 7)), so neither the 4-byte writes
-/// (8 rows x 4 threads) nor the 16-byte reads (one row per 8 lanes) meet a bank twice.
-__device__ __forceinline__ void store_c_rows_staged(void* dst, int dt, i64 base, i64 stride, const float (*acc)[4],
-                                                    int rowBase, int limit, int lane, float mul0, float mul1,
-                                                    bf16_t* stage) {
-  const int g = lane >> 2, t = lane & 3;
-  bf16_t* out = (bf16_t*)dst + base;
-  if (dt != DT_BF16 || ((reinterpret_cast<u64>(out) | (u64)stride * 2) & 15) != 0) {
-    store_c_rows<64>(dst, dt, base, stride, acc, rowBase + g, limit, t, mul0, mul1);
-    return;
-  }
-  unsigned int* w = (unsigned int*)stage;
-  __syncwarp();
-#pragma unroll
-  for (int dn = 0; dn < 8; dn++) {   // rows g and g + 8 share the swizzle (g + 8) & 7 = g
-    w[g * 32 + (dn ^ g) * 4 + t] = pack_bf16x2(acc[dn][0] * mul0, acc[dn][1] * mul0);
-    w[(g + 8) * 32 + (dn ^ g) * 4 + t] = pack_bf16x2(acc[dn][2] * mul1, acc[dn][3] * mul1);
-  }
-  __syncwarp();
-#pragma unroll
-  for (int k = 0; k < 4; k++) {
-    const int q = k * 32 + lane, r = q >> 3, c = q & 7;
-    const uint4 v = *(const uint4*)(stage + r * 64 + (c ^ (r & 7)) * 8);
-    if (rowBase + r < limit) *(uint4*)(out + (i64)(rowBase + r) * stride + c * 8) = v;
-  }
-  __syncwarp();   // the stage may be written again by the caller's next store
-}
-
 /// Forward: O = softmax(scale Q K^T) V per head, online softmax over 64-key tiles; the next
 /// K/V tile is copied (cp.async) while the current one is used. Each warp owns RG groups of
 /// 16 query rows (RG = 2: 32 rows, as FA2 does): every K or V fragment read from shared

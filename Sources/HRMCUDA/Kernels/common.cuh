@@ -159,3 +159,11 @@ __device__ __forceinline__ void rope_apply8(const vec16& v1, const vec16& v2, co
   r1 = pack_bf16x8(o1);
   r2 = pack_bf16x8(o2);
 }
+
+/// 1 / (1 + e^-x) with ex2.approx and rcp.approx (x -> -inf gives 0, x -> +inf gives 1).
+__device__ __forceinline__ float fast_sigmoid(float x) {
+  float e, r;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(e) : "f"(x * -1.4426950408889634f));
+  asm("rcp.approx.ftz.f32 %0, %1;\n" : "=f"(r) : "f"(1.0f + e));
+  return r;
+}

@@ -38,14 +38,6 @@ extern "C" __global__ void swiglu_backward_kernel(const void* gu, int gdt, const
 // thread in flight, and the sigmoid through the SFU (ex2 and rcp approximations: 2^-22
 // relative, far below the bf16 output rounding).
 
-/// 1 / (1 + e^-x) with ex2.approx and rcp.approx (x -> -inf gives 0, x -> +inf gives 1).
-__device__ __forceinline__ float fast_sigmoid(float x) {
-  float e, r;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(e) : "f"(x * -1.4426950408889634f));
-  asm("rcp.approx.ftz.f32 %0, %1;\n" : "=f"(r) : "f"(1.0f + e));
-  return r;
-}
-
 __device__ __forceinline__ vec16 swiglu_fwd8(const vec16& gv, const vec16& uv) {
   float g[8], u[8];
   unpack_bf16x8(gv, g);
