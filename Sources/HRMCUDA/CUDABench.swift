@@ -248,6 +248,35 @@ public enum BackendBench {
     timed("swigluBackward bf16 [\(rows),\(2 * inner)]", bytes(Double(rows * inner * 10))) {
       be.swigluBackward(gateUp: gu, gradOut: h, gradGateUp: ggu)
     }
+    if let cuda = be as? CUDABackend, cuda.compiler.hopperFeatures, want("fused") {
+      // The fused-epilogue projections (linear_fused.cu) against cuBLASLt plus the separate
+      // swiglu / rope kernel, at the (96, 900) issue shape's row count for batch 384.
+      let frows = max(1, batch / 4) * 901
+      let fx = t([frows, d], .bf16)
+      let fgu = Tensor.empty([2 * inner, d], .bf16, on: be)
+      be.copy(wgu, to: fgu)
+      let fh = Tensor.empty([frows, inner], .bf16, on: be), fq = Tensor.empty([frows, 3 * d], .bf16, on: be)
+      let fwide = Tensor.empty([frows, 2 * inner], .bf16, on: be)
+      let (fcos, fsin) = ropeTables(length: 901, headDim: headDim, theta: 10000, on: be)
+      let savedFused = cuda.fusedLinear
+      for fused in [false, true] {
+        cuda.fusedLinear = fused
+        let tag = fused ? "one fused kernel" : "cuBLASLt + kernel"
+        timed("fused linearSwiGLU bf16 \(frows)x\(2 * inner)x\(d) (\(tag))", flops(2 * Double(frows * 2 * inner * d))) {
+          be.linearSwiGLU(fx, weight: fgu, out: fh)
+        }
+        timed("fused linearRotary bf16 \(frows)x\(3 * d)x\(d) (\(tag))", flops(2 * Double(frows * 3 * d * d))) {
+          be.linearRotary(fx, weight: wqkv16, cos: fcos, sin: fsin, seq: 901, heads: heads, headDim: headDim, out: fq)
+        }
+      }
+      cuda.fusedLinear = savedFused
+      timed("fused GEMM alone (linear_fused_plain) \(frows)x\(2 * inner)x\(d)", flops(2 * Double(frows * 2 * inner * d))) {
+        _ = cuda.fusedLinearPlain(fx, weight: fgu, out: fwide)
+      }
+      timed("fused GEMM comparison: cuBLASLt \(frows)x\(2 * inner)x\(d)", flops(2 * Double(frows * 2 * inner * d))) {
+        be.gemm(transA: false, transB: true, m: frows, n: 2 * inner, k: d, alpha: 1, fx, fgu, beta: 0, fwide)
+      }
+    }
     timed("rope bf16 in place (query and key heads) [\(rows),\(3 * d)]", bytes(Double(rows * 2 * d * 4))) {
       be.rope(qkv, cos: cosT, sin: sinT, heads: heads, headDim: headDim, inverse: false, out: qkv)
     }

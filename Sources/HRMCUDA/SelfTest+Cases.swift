@@ -349,6 +349,36 @@ extension BackendSelfTest {
     }
   }
 
+  // MARK: - Projections with their element-wise op
+
+  /// linearSwiGLU and linearRotary (the fused-epilogue GEMM on Hopper where
+  /// HRM_CUDA_FUSED_LINEAR=1, else the composition). Rows not a multiple of the 128-row tile,
+  /// more k-steps (64 each) than the kernel's three stages, several column tiles; the
+  /// rotary case holds query, key and value tiles. Inputs scaled so products stay O(1).
+  func fusedProjections() {
+    for (dtype, rows, k, inner) in [(DType.bf16, 300, 320, 128), (.bf16, 128, 64, 64), (.f32, 37, 96, 40)] {
+      let x = normal(rows * k, 1), w = normal(2 * inner * k, 1 / Float(k).squareRoot())
+      check("linearSwiGLU", "\(dtype) [\(rows),\(k)] x [\(2 * inner),\(k)]") { be in
+        let out = S.poisoned([rows, inner], dtype, on: be)
+        be.linearSwiGLU(S.make(x, [rows, k], dtype, on: be), weight: S.make(w, [2 * inner, k], dtype, on: be), out: out)
+        return [out]
+      }
+    }
+    for (dtype, batch, seq, heads, k) in [(DType.bf16, 3, 100, 2, 192), (.bf16, 2, 901, 4, 64), (.f32, 2, 9, 2, 64)] {
+      let (headDim, rows) = (64, batch * seq)
+      let width = 3 * heads * headDim
+      let x = normal(rows * k, 1), w = normal(width * k, 1 / Float(k).squareRoot())
+      let cosT = uniform(seq * headDim, -1, 1), sinT = uniform(seq * headDim, -1, 1)
+      check("linearRotary", "\(dtype) B\(batch) T\(seq) H\(heads) K\(k)") { be in
+        let out = S.poisoned([rows, width], dtype, on: be)
+        be.linearRotary(S.make(x, [rows, k], dtype, on: be), weight: S.make(w, [width, k], dtype, on: be),
+                        cos: S.make(cosT, [seq, headDim], .f32, on: be), sin: S.make(sinT, [seq, headDim], .f32, on: be),
+                        seq: seq, heads: heads, headDim: headDim, out: out)
+        return [out]
+      }
+    }
+  }
+
   // MARK: - Losses
 
   func losses() {

@@ -75,6 +75,7 @@ public final class BackendSelfTest {
     normalisationAndRope()
     attention()
     swiglu()
+    fusedProjections()
     losses()
     reductions()
     act()

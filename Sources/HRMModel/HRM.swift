@@ -66,7 +66,7 @@ public final class HRMBlock {
       ?? attention(qkv, heads: heads, headDim: headDim)                      // RoPE on Q, K first
     let attn = linear(a, oProj)                                              // [B, T, D]
     let h = addRMSNorm(u, attn, eps: eps)                                    // rmsNorm(u + attn)
-    let mlp = linear(swiglu(linear(h, gateUpProj)), downProj)               // [B, T, D]
+    let mlp = linear(swigluLinear(h, gateUpProj), downProj)                  // [B, T, D]
     return addRMSNorm(h, mlp, eps: eps)
   }
 }

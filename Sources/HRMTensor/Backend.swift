@@ -118,6 +118,18 @@ public protocol Backend: AnyObject, Sendable {
   /// gradGateUp [N, 2I] (overwritten) from gradOut [N, I].
   func swigluBackward(gateUp: Tensor, gradOut: Tensor, gradGateUp: Tensor)
 
+  // MARK: - Projections with their element-wise op (forward only, no gradient kept)
+
+  /// out [N, I] = SwiGLU(x [N, K] · weight [2I, K]ᵀ): `gemm` then `swigluForward`, for a
+  /// forward pass that records no gradient. The default composes the two; a backend
+  /// overrides it where it can apply SwiGLU before the [N, 2I] product reaches memory.
+  func linearSwiGLU(_ x: Tensor, weight: Tensor, out: Tensor)
+  /// out [B·T, 3·H·Dh] = x [B·T, K] · weight [3·H·Dh, K]ᵀ with RoPE on the query and key
+  /// heads (row r at position r mod T; cos, sin [T, Dh]): `gemm` then `rope`, for a forward
+  /// pass that records no gradient. The default composes the two.
+  func linearRotary(_ x: Tensor, weight: Tensor, cos: Tensor, sin: Tensor, seq: Int, heads: Int, headDim: Int,
+                    out: Tensor)
+
   // MARK: - Losses
   //
   // Scalar losses are reduced on the device; the upstream gradient of a scalar loss is a
@@ -208,6 +220,32 @@ extension Backend {
     let r = rotated ?? Tensor.empty(qkv.shape, qkv.dtype, on: self)
     rope(qkv, cos: cos, sin: sin, heads: heads, headDim: headDim, inverse: false, out: r)
     attentionForward(qkv: r, out: out, lse: lse, batch: batch, seq: seq, heads: heads, headDim: headDim, scale: scale)
+  }
+
+  public func linearSwiGLU(_ x: Tensor, weight: Tensor, out: Tensor) {
+    composedLinearSwiGLU(x, weight: weight, out: out)
+  }
+
+  /// `linearSwiGLU` as `gemm` into a scratch [N, 2I] then `swigluForward`.
+  public func composedLinearSwiGLU(_ x: Tensor, weight: Tensor, out: Tensor) {
+    let (rows, k, width) = (x.shape[0], x.shape[1], weight.shape[0])
+    let gateUp = Tensor.empty([rows, width], out.dtype, on: self)
+    gemm(transA: false, transB: true, m: rows, n: width, k: k, alpha: 1, x, weight, beta: 0, gateUp)
+    swigluForward(gateUp, out: out)
+  }
+
+  public func linearRotary(_ x: Tensor, weight: Tensor, cos: Tensor, sin: Tensor, seq: Int, heads: Int, headDim: Int,
+                           out: Tensor) {
+    composedLinearRotary(x, weight: weight, cos: cos, sin: sin, seq: seq, heads: heads, headDim: headDim, out: out)
+  }
+
+  /// `linearRotary` as `gemm` into `out` then `rope` in place.
+  public func composedLinearRotary(_ x: Tensor, weight: Tensor, cos: Tensor, sin: Tensor, seq: Int, heads: Int,
+                                   headDim: Int, out: Tensor) {
+    let (rows, k, width) = (x.shape[0], x.shape[1], weight.shape[0])
+    gemm(transA: false, transB: true, m: rows, n: width, k: k, alpha: 1, x, weight, beta: 0, out)
+    let qkv = out.reshapedRaw([rows / seq, seq, width])
+    rope(qkv, cos: cos, sin: sin, heads: heads, headDim: headDim, inverse: false, out: qkv)
   }
 
   public func beginProfile() {}

@@ -30,8 +30,8 @@ final class EmbeddedKernelTests: XCTestCase {
   }
 
   func testKernelFilesCoverEveryOpFamily() {
-    let expected = ["act.cu", "attention.cu", "elementwise.cu", "embedding.cu", "gemm.cu", "losses.cu",
-                    "optimisers.cu", "reductions.cu", "rmsnorm.cu", "rope.cu", "swiglu.cu"]
+    let expected = ["act.cu", "attention.cu", "elementwise.cu", "embedding.cu", "gemm.cu", "linear_fused.cu",
+                    "losses.cu", "optimisers.cu", "reductions.cu", "rmsnorm.cu", "rope.cu", "swiglu.cu"]
     XCTAssertEqual(CUDAKernelSources.kernelFileNames, expected)
     for file in expected {
       let text = CUDAKernelSources.source(named: file) ?? ""

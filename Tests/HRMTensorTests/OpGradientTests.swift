@@ -85,6 +85,36 @@ final class OpGradientTests: XCTestCase {
     assertGradients(gradCheck([x]) { swiglu($0[0]) }, "swiglu")
   }
 
+  /// swigluLinear: recorded, the gradients of swiglu(linear(x, w)); not recorded (one
+  /// backend call, linearSwiGLU), the composition's values bit for bit, in f32 and bf16.
+  func testSwiGLULinearMatchesTheComposition() {
+    let x = TestData.parameter([2, 3, 8], seed: 21, on: cpu, lo: -2, hi: 2)
+    let w = TestData.parameter([2 * 6, 8], seed: 22, on: cpu)
+    assertGradients(gradCheck([x, w]) { swigluLinear($0[0], $0[1]) }, "swigluLinear")
+    for dtype in [DType.f32, .bf16] {
+      let (xd, wd) = (x.cast(dtype), w.cast(dtype))
+      let fused = Autodiff.withoutGradient { swigluLinear(xd, wd) }
+      let composed = Autodiff.withoutGradient { swiglu(linear(xd, wd)) }
+      XCTAssertEqual(fused.shape, [2, 3, 6])
+      XCTAssertEqual(fused.dtype, dtype)
+      XCTAssertEqual(fused.toArray(), composed.toArray(), "\(dtype)")
+    }
+  }
+
+  /// The Backend's default linearRotary is linear then rope (positions restart every T rows).
+  func testLinearRotaryDefaultIsLinearThenRope() {
+    let (b, t, h, dh, k) = (2, 5, 2, 8, 6)
+    let width = 3 * h * dh
+    let x = TestData.parameter([b * t, k], seed: 23, on: cpu)
+    let w = TestData.parameter([width, k], seed: 24, on: cpu)
+    let (cosT, sinT) = ropeTables(length: t, headDim: dh, theta: 10000, on: cpu)
+    let out = Tensor.empty([b * t, width], .f32, on: cpu)
+    cpu.linearRotary(x, weight: w, cos: cosT, sin: sinT, seq: t, heads: h, headDim: dh, out: out)
+    let expected = rope(linear(x, w).reshapedRaw([b, t, width]), cos: cosT, sin: sinT, heads: h, headDim: dh)
+    XCTAssertEqual(out.toArray(), expected.toArray())
+    XCTAssertNotEqual(out.toArray(), linear(x, w).toArray(), "the query and key heads must be rotated")
+  }
+
   func testAddScaleAndBroadcast() {
     let a = TestData.parameter([3, 4], seed: 9, on: cpu)
     let b = TestData.parameter([3, 4], seed: 10, on: cpu)

@@ -194,6 +194,24 @@ public func swiglu(_ gateUp: Tensor) -> Tensor {
   }
 }
 
+/// `swiglu(linear(x, weight))`, weight [2I, D] (gate rows first): where no gradient is
+/// recorded, one backend call (`linearSwiGLU`, which may keep the [..., 2I] product out of
+/// memory); otherwise the two recorded ops.
+public func swigluLinear(_ x: Tensor, _ weight: Tensor) -> Tensor {
+  if Autodiff.willRecord([x, weight]) { return swiglu(linear(x, weight)) }
+  check(weight.rank == 2 && weight.shape[0] % 2 == 0,
+        "swigluLinear: weight must be [2I, in], got \(weight.shape)")
+  let inF = weight.shape[1], inner = weight.shape[0] / 2
+  check(x.shape.last == inF, "swigluLinear: input \(x.shape) does not end in \(inF) (weight \(weight.shape))")
+  let w = weight.dtype == x.dtype ? weight : castTensor(weight, to: x.dtype)
+  let rows = x.count / inF
+  var shape = x.shape
+  shape[shape.count - 1] = inner
+  let out = Tensor.empty(shape, x.dtype, on: x.backend)
+  x.backend.linearSwiGLU(x.reshapedRaw([rows, inF]), weight: w, out: out.reshapedRaw([rows, inner]))
+  return out
+}
+
 /// x [N, C] + bias [C] broadcast over rows (bias gradient = column sums).
 public func addRowBroadcast(_ x: Tensor, _ bias: Tensor) -> Tensor {
   let c = bias.count

@@ -1,0 +1,79 @@
+// CUDABackend+FusedLinear.swift: projections that carry their element-wise op in the GEMM's
+// epilogue (Kernels/linear_fused.cu, Hopper only): SwiGLU after the gate/up projection and
+// RoPE after the QKV projection, for forward passes that keep nothing for a gradient. Off by
+// default (HRM_CUDA_FUSED_LINEAR=1 turns it on) until it is measured against cuBLASLt plus
+// the separate swiglu / rope kernels; otherwise, and where a shape or alignment does not fit,
+// the Backend defaults compose those.
+
+import Foundation
+import HRMSupport
+import HRMTensor
+
+extension CUDABackend {
+  /// Dynamic shared memory of the fused kernels: three stages of a 128 x 64 A tile and a
+  /// 128 x 64 B tile (bf16).
+  private static let fusedLinearSharedBytes = 3 * 2 * 128 * 64 * 2
+
+  /// Whether the fused GEMM can run for x [M, K] and weight [N, K] into `out`: Hopper
+  /// kernels built, every tensor bf16 with 16-byte aligned rows, K a multiple of 64, and few
+  /// enough 128-row tiles for the grid's y dimension.
+  private func fusedLinearFits(_ x: Tensor, _ weight: Tensor, _ out: Tensor) -> Bool {
+    let (rows, k) = (x.shape[0], x.shape[1])
+    return compiler.hopperFeatures && rows > 0 && k % 64 == 0 && (rows + 127) / 128 <= 65535
+      && [x, weight, out].allSatisfy { $0.dtype == .bf16 && $0.devicePointer % 16 == 0 }
+  }
+
+  private func checkOwned(_ tensors: Tensor...) {
+    for t in tensors {
+      precondition(t.buffer.backend === self, "tensor \(t.shape) \(t.dtype) lives on \(t.buffer.backend.name), not \(name)")
+    }
+  }
+
+  public func linearSwiGLU(_ x: Tensor, weight: Tensor, out: Tensor) {
+    checkOwned(x, weight, out)
+    let (rows, k, inner) = (x.shape[0], x.shape[1], weight.shape[0] / 2)
+    precondition(x.rank == 2 && weight.shape == [2 * inner, k] && out.count == rows * inner,
+                 "linearSwiGLU shapes: x \(x.shape), weight \(weight.shape), out \(out.shape)")
+    guard fusedLinear, inner % 64 == 0, fusedLinearFits(x, weight, out) else {
+      composedLinearSwiGLU(x, weight: weight, out: out)
+      return
+    }
+    launch("linear_fused.cu", "linear_fused_swiglu", grid: (inner / 64, (rows + 127) / 128, 1), block: (256, 1, 1),
+           sharedBytes: Self.fusedLinearSharedBytes,
+           [.ptr(x.devicePointer), .ptr(weight.devicePointer), .ptr(out.devicePointer), .i32(Int32(rows)),
+            .i32(Int32(inner)), .i32(Int32(k))])
+  }
+
+  public func linearRotary(_ x: Tensor, weight: Tensor, cos: Tensor, sin: Tensor, seq: Int, heads: Int, headDim: Int,
+                           out: Tensor) {
+    checkOwned(x, weight, cos, sin, out)
+    let (rows, k, width) = (x.shape[0], x.shape[1], weight.shape[0])
+    precondition(x.rank == 2 && weight.shape == [width, k] && width == 3 * heads * headDim && out.count == rows * width
+                 && seq > 0 && rows % seq == 0 && cos.count == seq * headDim && sin.count == cos.count,
+                 "linearRotary shapes: x \(x.shape), weight \(weight.shape), out \(out.shape), cos \(cos.shape)")
+    guard fusedLinear, headDim == 64, width % 128 == 0, cos.dtype == .f32, sin.dtype == .f32,
+          fusedLinearFits(x, weight, out) else {
+      composedLinearRotary(x, weight: weight, cos: cos, sin: sin, seq: seq, heads: heads, headDim: headDim, out: out)
+      return
+    }
+    launch("linear_fused.cu", "linear_fused_rope", grid: (width / 128, (rows + 127) / 128, 1), block: (256, 1, 1),
+           sharedBytes: Self.fusedLinearSharedBytes,
+           [.ptr(x.devicePointer), .ptr(weight.devicePointer), .ptr(out.devicePointer), .i32(Int32(rows)),
+            .i32(Int32(width)), .i32(Int32(k)), .ptr(cos.devicePointer), .ptr(sin.devicePointer), .i32(Int32(seq)),
+            .i32(Int32(heads))])
+  }
+
+  /// The fused kernels' GEMM without an epilogue op: out [M, N] = x weightᵀ (bf16), N a
+  /// multiple of 128. For the kernel bench (against cuBLASLt); false where it cannot run.
+  func fusedLinearPlain(_ x: Tensor, weight: Tensor, out: Tensor) -> Bool {
+    checkOwned(x, weight, out)
+    let (rows, k, n) = (x.shape[0], x.shape[1], weight.shape[0])
+    precondition(x.rank == 2 && weight.shape == [n, k] && out.count == rows * n, "fusedLinearPlain shapes")
+    guard n % 128 == 0, fusedLinearFits(x, weight, out) else { return false }
+    launch("linear_fused.cu", "linear_fused_plain", grid: (n / 128, (rows + 127) / 128, 1), block: (256, 1, 1),
+           sharedBytes: Self.fusedLinearSharedBytes,
+           [.ptr(x.devicePointer), .ptr(weight.devicePointer), .ptr(out.devicePointer), .i32(Int32(rows)),
+            .i32(Int32(n)), .i32(Int32(k))])
+    return true
+  }
+}
