@@ -63,6 +63,12 @@ extension CUDABackend {
             .i32(Int32(heads))])
   }
 
+  /// The fused QKV + RoPE projection where attention would otherwise run a separate rotary
+  /// pass: T > 128 (shorter sequences rotate inside the short attention kernel), head dim 64.
+  public func prefersRotaryProjection(seq: Int, headDim: Int) -> Bool {
+    fusedLinear && compiler.hopperFeatures && headDim == 64 && seq > 128
+  }
+
   /// The fused kernels' GEMM without an epilogue op: out [M, N] = x weightᵀ (bf16), N a
   /// multiple of 128. For the kernel bench (against cuBLASLt); false where it cannot run.
   func fusedLinearPlain(_ x: Tensor, weight: Tensor, out: Tensor) -> Bool {

@@ -61,9 +61,9 @@ public final class HRMBlock {
 
   /// u [B, T, D] -> [B, T, D]. cos/sin [T, Dh] for RoPE, nil for learned positions.
   public func callAsFunction(_ u: Tensor, rotary: (cos: Tensor, sin: Tensor)?) -> Tensor {
-    let qkv = linear(u, qkvProj)                                             // [B, T, 3·H·Dh]
-    let a = rotary.map { rotaryAttention(qkv, cos: $0.cos, sin: $0.sin, heads: heads, headDim: headDim) }
-      ?? attention(qkv, heads: heads, headDim: headDim)                      // RoPE on Q, K first
+    let a = rotary.map {                                                     // RoPE on Q, K first
+      rotaryProjectedAttention(u, qkvProj, cos: $0.cos, sin: $0.sin, heads: heads, headDim: headDim)
+    } ?? attention(linear(u, qkvProj), heads: heads, headDim: headDim)     // qkv [B, T, 3·H·Dh]
     let attn = linear(a, oProj)                                              // [B, T, D]
     let h = addRMSNorm(u, attn, eps: eps)                                    // rmsNorm(u + attn)
     let mlp = linear(swigluLinear(h, gateUpProj), downProj)                  // [B, T, D]

@@ -129,6 +129,10 @@ public protocol Backend: AnyObject, Sendable {
   /// pass that records no gradient. The default composes the two.
   func linearRotary(_ x: Tensor, weight: Tensor, cos: Tensor, sin: Tensor, seq: Int, heads: Int, headDim: Int,
                     out: Tensor)
+  /// Whether a gradient-free QKV projection followed by rotary attention at this length
+  /// should run as `linearRotary` then `attentionForward` (the rotation fused into the
+  /// projection) rather than `gemm` then `attentionForwardRotary`. Default false.
+  func prefersRotaryProjection(seq: Int, headDim: Int) -> Bool
 
   // MARK: - Losses
   //
@@ -238,6 +242,8 @@ extension Backend {
                            out: Tensor) {
     composedLinearRotary(x, weight: weight, cos: cos, sin: sin, seq: seq, heads: heads, headDim: headDim, out: out)
   }
+
+  public func prefersRotaryProjection(seq: Int, headDim: Int) -> Bool { false }
 
   /// `linearRotary` as `gemm` into `out` then `rope` in place.
   public func composedLinearRotary(_ x: Tensor, weight: Tensor, cos: Tensor, sin: Tensor, seq: Int, heads: Int,

@@ -113,6 +113,11 @@ final class OpGradientTests: XCTestCase {
     let expected = rope(linear(x, w).reshapedRaw([b, t, width]), cos: cosT, sin: sinT, heads: h, headDim: dh)
     XCTAssertEqual(out.toArray(), expected.toArray())
     XCTAssertNotEqual(out.toArray(), linear(x, w).toArray(), "the query and key heads must be rotated")
+    // What rotaryProjectedAttention's fused route relies on: plain attention over the rotated
+    // projection is rotary attention over the projection.
+    let viaProjection = attention(out.reshapedRaw([b, t, width]), heads: h, headDim: dh)
+    let direct = rotaryAttention(linear(x, w).reshapedRaw([b, t, width]), cos: cosT, sin: sinT, heads: h, headDim: dh)
+    XCTAssertEqual(viaProjection.toArray(), direct.toArray())
   }
 
   func testAddScaleAndBroadcast() {

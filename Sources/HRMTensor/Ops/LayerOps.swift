@@ -177,6 +177,25 @@ public func rotaryAttention(_ qkv: Tensor, cos: Tensor, sin: Tensor, heads: Int,
   }
 }
 
+/// `rotaryAttention(linear(x, weight), ...)`, weight [3·H·Dh, D]: where no gradient is
+/// recorded and the backend prefers it (`prefersRotaryProjection`), the rotation goes into
+/// the projection (`linearRotary`) and plain attention follows; otherwise the recorded ops.
+public func rotaryProjectedAttention(_ x: Tensor, _ weight: Tensor, cos: Tensor, sin: Tensor, heads: Int,
+                                     headDim: Int) -> Tensor {
+  let t = x.rank == 3 ? x.shape[1] : 0
+  guard !Autodiff.willRecord([x, weight]), t > 0, x.backend.prefersRotaryProjection(seq: t, headDim: headDim) else {
+    return rotaryAttention(linear(x, weight), cos: cos, sin: sin, heads: heads, headDim: headDim)
+  }
+  check(weight.rank == 2 && weight.shape == [3 * heads * headDim, x.shape[2]],
+        "rotaryProjectedAttention: weight must be [3·\(heads)·\(headDim), \(x.shape[2])], got \(weight.shape)")
+  let w = weight.dtype == x.dtype ? weight : castTensor(weight, to: x.dtype)
+  let (b, width) = (x.shape[0], weight.shape[0])
+  let qkv = Tensor.empty([b, t, width], x.dtype, on: x.backend)
+  x.backend.linearRotary(x.reshapedRaw([b * t, x.shape[2]]), weight: w, cos: cos, sin: sin, seq: t, heads: heads,
+                         headDim: headDim, out: qkv.reshapedRaw([b * t, width]))
+  return attention(qkv, heads: heads, headDim: headDim)
+}
+
 /// SwiGLU activation: gateUp [..., 2I] (gate first) -> silu(gate) ⊙ up [..., I].
 public func swiglu(_ gateUp: Tensor) -> Tensor {
   let w = gateUp.shape.last ?? 0
