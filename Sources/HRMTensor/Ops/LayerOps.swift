@@ -7,16 +7,22 @@
 
 import Foundation
 
+/// The checked pieces of a projection x [..., in] · weightᵀ (weight [_, in]): the weight in
+/// x's dtype, the row count and a fresh output [..., width].
+private func projection(_ op: String, _ x: Tensor, _ weight: Tensor, width: Int) -> (w: Tensor, rows: Int, out: Tensor) {
+  let inF = weight.shape[1]
+  check(x.shape.last == inF, "\(op): input \(x.shape) does not end in \(inF) (weight \(weight.shape))")
+  let w = weight.dtype == x.dtype ? weight : castTensor(weight, to: x.dtype)
+  var shape = x.shape
+  shape[shape.count - 1] = width
+  return (w, x.count / inF, Tensor.empty(shape, x.dtype, on: x.backend))
+}
+
 /// y [..., out] = x [..., in] · weightᵀ (+ bias). weight [out, in].
 public func linear(_ x: Tensor, _ weight: Tensor, bias: Tensor? = nil) -> Tensor {
   check(weight.rank == 2, "linear: weight must be [out, in], got \(weight.shape)")
   let inF = weight.shape[1], outF = weight.shape[0]
-  check(x.shape.last == inF, "linear: input \(x.shape) does not end in \(inF) (weight \(weight.shape))")
-  let w = weight.dtype == x.dtype ? weight : castTensor(weight, to: x.dtype)
-  let rows = x.count / inF
-  var outShape = x.shape
-  outShape[outShape.count - 1] = outF
-  let out = Tensor.empty(outShape, x.dtype, on: x.backend)
+  let (w, rows, out) = projection("linear", x, weight, width: outF)
   let backend = x.backend
   backend.gemm(transA: false, transB: true, m: rows, n: outF, k: inF, alpha: 1, x, w, beta: 0, out)
   var inputs = [x, w]
@@ -188,11 +194,10 @@ public func rotaryProjectedAttention(_ x: Tensor, _ weight: Tensor, cos: Tensor,
   }
   check(weight.rank == 2 && weight.shape == [3 * heads * headDim, x.shape[2]],
         "rotaryProjectedAttention: weight must be [3·\(heads)·\(headDim), \(x.shape[2])], got \(weight.shape)")
-  let w = weight.dtype == x.dtype ? weight : castTensor(weight, to: x.dtype)
-  let (b, width) = (x.shape[0], weight.shape[0])
-  let qkv = Tensor.empty([b, t, width], x.dtype, on: x.backend)
-  x.backend.linearRotary(x.reshapedRaw([b * t, x.shape[2]]), weight: w, cos: cos, sin: sin, seq: t, heads: heads,
-                         headDim: headDim, out: qkv.reshapedRaw([b * t, width]))
+  let width = weight.shape[0]
+  let (w, rows, qkv) = projection("rotaryProjectedAttention", x, weight, width: width)
+  x.backend.linearRotary(x.reshapedRaw([rows, x.shape[2]]), weight: w, cos: cos, sin: sin, seq: t, heads: heads,
+                         headDim: headDim, out: qkv.reshapedRaw([rows, width]))
   return attention(qkv, heads: heads, headDim: headDim)
 }
 
@@ -221,12 +226,7 @@ public func swigluLinear(_ x: Tensor, _ weight: Tensor) -> Tensor {
   check(weight.rank == 2 && weight.shape[0] % 2 == 0,
         "swigluLinear: weight must be [2I, in], got \(weight.shape)")
   let inF = weight.shape[1], inner = weight.shape[0] / 2
-  check(x.shape.last == inF, "swigluLinear: input \(x.shape) does not end in \(inF) (weight \(weight.shape))")
-  let w = weight.dtype == x.dtype ? weight : castTensor(weight, to: x.dtype)
-  let rows = x.count / inF
-  var shape = x.shape
-  shape[shape.count - 1] = inner
-  let out = Tensor.empty(shape, x.dtype, on: x.backend)
+  let (w, rows, out) = projection("swigluLinear", x, weight, width: inner)
   x.backend.linearSwiGLU(x.reshapedRaw([rows, inF]), weight: w, out: out.reshapedRaw([rows, inner]))
   return out
 }
