@@ -10,9 +10,11 @@ import HRMSupport
 import HRMTensor
 
 extension CUDABackend {
-  /// Dynamic shared memory of the fused kernels: three stages of a 128 x 64 A tile and a
-  /// 128 x 64 B tile (bf16).
-  private static let fusedLinearSharedBytes = 3 * 2 * 128 * 64 * 2
+  /// The fused kernel `name` in the chosen pipeline, and its dynamic shared memory: three or
+  /// four stages of a 128 x 64 A tile and a 128 x 64 B tile (bf16).
+  private func fusedLinearKernel(_ name: String) -> (name: String, sharedBytes: Int) {
+    fusedLinearFourStages ? (name + "_p", 4 * 2 * 128 * 64 * 2) : (name, 3 * 2 * 128 * 64 * 2)
+  }
 
   /// Whether the fused GEMM can run for x [M, K] and weight [N, K] into `out`: Hopper
   /// kernels built, every tensor bf16 with 16-byte aligned rows, K a multiple of 64, and few
@@ -38,8 +40,9 @@ extension CUDABackend {
       composedLinearSwiGLU(x, weight: weight, out: out)
       return
     }
-    launch("linear_fused.cu", "linear_fused_swiglu", grid: (inner / 64, (rows + 127) / 128, 1), block: (256, 1, 1),
-           sharedBytes: Self.fusedLinearSharedBytes,
+    let kernel = fusedLinearKernel("linear_fused_swiglu")
+    launch("linear_fused.cu", kernel.name, grid: (inner / 64, (rows + 127) / 128, 1), block: (256, 1, 1),
+           sharedBytes: kernel.sharedBytes,
            [.ptr(x.devicePointer), .ptr(weight.devicePointer), .ptr(out.devicePointer), .i32(Int32(rows)),
             .i32(Int32(inner)), .i32(Int32(k))])
   }
@@ -56,8 +59,9 @@ extension CUDABackend {
       composedLinearRotary(x, weight: weight, cos: cos, sin: sin, seq: seq, heads: heads, headDim: headDim, out: out)
       return
     }
-    launch("linear_fused.cu", "linear_fused_rope", grid: (width / 128, (rows + 127) / 128, 1), block: (256, 1, 1),
-           sharedBytes: Self.fusedLinearSharedBytes,
+    let kernel = fusedLinearKernel("linear_fused_rope")
+    launch("linear_fused.cu", kernel.name, grid: (width / 128, (rows + 127) / 128, 1), block: (256, 1, 1),
+           sharedBytes: kernel.sharedBytes,
            [.ptr(x.devicePointer), .ptr(weight.devicePointer), .ptr(out.devicePointer), .i32(Int32(rows)),
             .i32(Int32(width)), .i32(Int32(k)), .ptr(cos.devicePointer), .ptr(sin.devicePointer), .i32(Int32(seq)),
             .i32(Int32(heads))])
@@ -76,8 +80,9 @@ extension CUDABackend {
     let (rows, k, n) = (x.shape[0], x.shape[1], weight.shape[0])
     precondition(x.rank == 2 && weight.shape == [n, k] && out.count == rows * n, "fusedLinearPlain shapes")
     guard n % 128 == 0, fusedLinearFits(x, weight, out) else { return false }
-    launch("linear_fused.cu", "linear_fused_plain", grid: (n / 128, (rows + 127) / 128, 1), block: (256, 1, 1),
-           sharedBytes: Self.fusedLinearSharedBytes,
+    let kernel = fusedLinearKernel("linear_fused_plain")
+    launch("linear_fused.cu", kernel.name, grid: (n / 128, (rows + 127) / 128, 1), block: (256, 1, 1),
+           sharedBytes: kernel.sharedBytes,
            [.ptr(x.devicePointer), .ptr(weight.devicePointer), .ptr(out.devicePointer), .i32(Int32(rows)),
             .i32(Int32(n)), .i32(Int32(k))])
     return true

@@ -9,9 +9,14 @@
 // Tiles: 128 rows x 128 columns of W's rows per block, 64-deep k-steps. Two warpgroups, each
 // 64 rows x 128 columns (m64n128k16, both operands from shared memory, K-major, in the
 // no-swizzle core-matrix order of attention.cu: element (r, k) of a tile at byte
-// (r/8)*1024 + (k/8)*128 + (r%8)*16 + (k%8)*2). Three stages of A and B tiles copied two
-// k-steps ahead with cp.async (96 KB of dynamic shared memory), two blocks per SM, so one
-// block's epilogue overlaps the other's products. Needs K % 64 == 0, 16-byte aligned rows.
+// (r/8)*1024 + (k/8)*128 + (r%8)*16 + (k%8)*2). A and B tiles are copied two k-steps ahead
+// with cp.async. Two pipelines (to be measured against each other):
+// - STAGES = 3 (96 KB of dynamic shared memory, two blocks per SM): each warpgroup waits for
+//   its k-step's products before the next barrier; the other block's warps keep the tensor
+//   cores busy meanwhile, and one block's epilogue overlaps the other's products;
+// - STAGES = 4 (128 KB, one block per SM, kernel names ending in _p): the products of k-step
+//   kt are still running while the warps pass the barrier of kt + 1 (wait for kt - 1 only).
+// Needs K % 64 == 0 and 16-byte aligned rows.
 #include "common.cuh"
 #include "tensorcore.cuh"
 
@@ -47,12 +52,13 @@ __device__ __forceinline__ void wgmma_m64n128k16_ss(float (&d)[64], u64 adesc, u
 /// x rounded to bf16 and back: the value the unfused path's bf16 product would hold.
 __device__ __forceinline__ float round_bf16(float x) { return bf16_to_f32(f32_to_bf16(x)); }
 
-template <int EPI>
+template <int EPI, int STAGES>
 __device__ __forceinline__ void linear_fused_impl(const bf16_t* __restrict__ x, const bf16_t* __restrict__ w,
                                                   bf16_t* __restrict__ out, int m, int n, int k,
                                                   const float* __restrict__ cosT, const float* __restrict__ sinT,
                                                   int seq, int heads) {
-  constexpr int BM = 128, BN = 128, BK = 64, STAGES = 3, TILE = (BM + BN) * BK;   // bf16 per stage: A, then B
+  static_assert(STAGES == 3 || STAGES == 4, "three stages (wait per k-step) or four (one k-step in flight)");
+  constexpr int BM = 128, BN = 128, BK = 64, AHEAD = 2, TILE = (BM + BN) * BK;   // bf16 per stage: A, then B
   extern __shared__ __align__(128) unsigned char lf_smem[];
   bf16_t* sm = (bf16_t*)lf_smem;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, wg = wg_index();
@@ -81,15 +87,16 @@ __device__ __forceinline__ void linear_fused_impl(const bf16_t* __restrict__ x, 
 #pragma unroll
   for (int i = 0; i < 64; i++) acc[i] = 0.0f;
 #pragma unroll
-  for (int s = 0; s < STAGES - 1; s++) {
+  for (int s = 0; s < AHEAD; s++) {
     if (s < ktiles) load(s, s);
     cp_async_commit();
   }
   for (int kt = 0; kt < ktiles; kt++) {
-    // k-step kt is here for all; every warpgroup finished the products of kt - 1, so its
-    // stage takes k-step kt + 2.
-    wg_tile_ready<STAGES - 2>();
-    if (kt + STAGES - 1 < ktiles) load((kt + STAGES - 1) % STAGES, kt + STAGES - 1);
+    // k-step kt is here for all. Every warpgroup finished the products of k-step
+    // kt + AHEAD - STAGES (three stages: kt - 1, waited below; four: kt - 2, the wait below
+    // leaves one group running), whose stage takes k-step kt + 2.
+    wg_tile_ready<AHEAD - 1>();
+    if (kt + AHEAD < ktiles) load((kt + AHEAD) % STAGES, kt + AHEAD);
     cp_async_commit();
     const bf16_t* a = sm + (kt % STAGES) * TILE + wg * (64 * BK);   // this warpgroup's 64 rows
     const bf16_t* b = sm + (kt % STAGES) * TILE + BM * BK;
@@ -98,9 +105,10 @@ __device__ __forceinline__ void linear_fused_impl(const bf16_t* __restrict__ x, 
     for (int kc = 0; kc < BK / 16; kc++)   // 16 columns of k = two core matrices = 256 bytes
       wgmma_m64n128k16_ss(acc, wg_desc(a + kc * 128, 128, 1024), wg_desc(b + kc * 128, 128, 1024), 1);
     wg_commit();
-    wg_wait<0>();
-    wg_hold(acc);
+    wg_wait<STAGES - 3>();
   }
+  wg_wait<0>();
+  wg_hold(acc);
   __syncthreads();   // no warp reads the tiles any more: their memory stages the output rows
 
   // C fragments: acc[nt * 4 + e], columns 8 nt + 2 t + (e & 1), rows g (e < 2) and g + 8.
@@ -151,24 +159,27 @@ __device__ __forceinline__ void linear_fused_impl(const bf16_t* __restrict__ x, 
   }
 }
 
-/// out [M, N] = x [M, K] W[N, K]^T. Grid (N / 128, ceil(M / 128)), 256 threads, 96 KB.
-extern "C" __global__ void __launch_bounds__(256, 2) linear_fused_plain(const bf16_t* x, const bf16_t* w, bf16_t* out,
-                                                                        int m, int n, int k) {
-  linear_fused_impl<LF_PLAIN>(x, w, out, m, n, k, nullptr, nullptr, 1, 0);
-}
+/// The kernels: out [M, N] = x [M, K] W[N, K]^T (grid (N / 128, ceil(M / 128))); out [M, I] =
+/// silu(g) u with [g | u] = x W^T, W [2I, K] (grid (I / 64, ceil(M / 128))); out [M, 3 H 64] =
+/// x W^T with RoPE (cos, sin [T, 64]; row r at position r % T) on the query and key heads
+/// (grid (3 H 64 / 128, ceil(M / 128))). 256 threads; 96 KB of dynamic shared memory, or
+/// 128 KB for the four-stage `_p` kernels.
+#define LINEAR_FUSED_KERNELS(SUFFIX, STAGES, MINB)                                                              \
+  extern "C" __global__ void __launch_bounds__(256, MINB) linear_fused_plain##SUFFIX(                           \
+      const bf16_t* x, const bf16_t* w, bf16_t* out, int m, int n, int k) {                                      \
+    linear_fused_impl<LF_PLAIN, STAGES>(x, w, out, m, n, k, nullptr, nullptr, 1, 0);                             \
+  }                                                                                                              \
+  extern "C" __global__ void __launch_bounds__(256, MINB) linear_fused_swiglu##SUFFIX(                          \
+      const bf16_t* x, const bf16_t* w, bf16_t* out, int m, int inner, int k) {                                  \
+    linear_fused_impl<LF_SWIGLU, STAGES>(x, w, out, m, inner, k, nullptr, nullptr, 1, 0);                        \
+  }                                                                                                              \
+  extern "C" __global__ void __launch_bounds__(256, MINB) linear_fused_rope##SUFFIX(                            \
+      const bf16_t* x, const bf16_t* w, bf16_t* out, int m, int n, int k, const float* cosT, const float* sinT,  \
+      int seq, int heads) {                                                                                      \
+    linear_fused_impl<LF_ROPE, STAGES>(x, w, out, m, n, k, cosT, sinT, seq, heads);                              \
+  }
 
-/// out [M, I] = silu(g) u with [g | u] = x W^T, W [2I, K]. Grid (I / 64, ceil(M / 128)).
-extern "C" __global__ void __launch_bounds__(256, 2) linear_fused_swiglu(const bf16_t* x, const bf16_t* w,
-                                                                         bf16_t* out, int m, int inner, int k) {
-  linear_fused_impl<LF_SWIGLU>(x, w, out, m, inner, k, nullptr, nullptr, 1, 0);
-}
-
-/// out [M, 3 H 64] = x W^T with RoPE (cos, sin [T, 64]; row r at position r % T) on the query
-/// and key heads. Grid (3 H 64 / 128, ceil(M / 128)).
-extern "C" __global__ void __launch_bounds__(256, 2) linear_fused_rope(const bf16_t* x, const bf16_t* w, bf16_t* out,
-                                                                       int m, int n, int k, const float* cosT,
-                                                                       const float* sinT, int seq, int heads) {
-  linear_fused_impl<LF_ROPE>(x, w, out, m, n, k, cosT, sinT, seq, heads);
-}
+LINEAR_FUSED_KERNELS(, 3, 2)
+LINEAR_FUSED_KERNELS(_p, 4, 1)
 
 #endif  // HRM_SM90A
