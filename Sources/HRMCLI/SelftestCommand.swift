@@ -39,6 +39,7 @@ public struct SelftestCommand: ParsableCommand {
     "rope.cu": ["rope"],
     "attention.cu": ["attentionForward", "attentionForwardRotary", "attentionBackward"],
     "swiglu.cu": ["swigluForward", "swigluBackward"],
+    "linear_fused.cu": ["linearSwiGLU", "linearRotary"],
     "losses.cu": ["crossEntropyForward", "crossEntropyBackward", "bceWithLogitsForward", "bceWithLogitsBackward",
                   "rowNormalizedWeights"],
     "reductions.cu": ["sum", "dot", "sumOfSquares", "sumRows", "tokenCorrectness", "argmax"],

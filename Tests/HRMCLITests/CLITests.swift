@@ -3,7 +3,8 @@
 
 import ArgumentParser
 import Foundation
-import HRMCLI
+@testable import HRMCLI
+import HRMCUDA
 import HRMData
 import HRMSupport
 import TestSupport
@@ -53,6 +54,12 @@ final class CLITests: CLITestCase {
     assertUserError(["solve", "checkpoint=\(weights)", "puzzle=\(String(repeating: "x", count: 81))", "device=cpu"],
                     mentions: ["'x'"])
     assertUserError(["evaluate", "checkpoint=\(tmp!)/nope.safetensors"], mentions: ["nope.safetensors"])
+  }
+
+  /// After a kernel file fails to compile the selftest skips that file's ops: every embedded
+  /// kernel file must be in its table (gemm.cu with no op of its own).
+  func testSelftestKnowsEveryKernelFile() {
+    XCTAssertEqual(Set(SelftestCommand.opsByFile.keys), Set(CUDAKernelSources.kernelFileNames))
   }
 
   func testBadOverridesAndConfigs() {
