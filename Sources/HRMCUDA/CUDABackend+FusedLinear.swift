@@ -10,10 +10,11 @@ import HRMSupport
 import HRMTensor
 
 extension CUDABackend {
-  /// The fused kernel `name` in the chosen pipeline, and its dynamic shared memory: three or
-  /// four stages of a 128 x 64 A tile and a 128 x 64 B tile (bf16).
-  private func fusedLinearKernel(_ name: String) -> (name: String, sharedBytes: Int) {
-    fusedLinearFourStages ? (name + "_p", 4 * 2 * 128 * 64 * 2) : (name, 3 * 2 * 128 * 64 * 2)
+  /// The fused kernel `name` for `stages` (3, or 4: the `_p` kernels) and its dynamic shared
+  /// memory: that many stages of a 128 x 64 A tile and a 128 x 64 B tile (bf16).
+  private func fusedLinearKernel(_ name: String, stages: Int) -> (name: String, sharedBytes: Int) {
+    precondition(stages == 3 || stages == 4, "fused projections: 3 or 4 pipeline stages, not \(stages)")
+    return (stages == 4 ? name + "_p" : name, stages * 2 * 128 * 64 * 2)
   }
 
   /// Whether the fused GEMM can run for x [M, K] and weight [N, K] into `out`: Hopper
@@ -22,25 +23,19 @@ extension CUDABackend {
   private func fusedLinearFits(_ x: Tensor, _ weight: Tensor, _ out: Tensor) -> Bool {
     let (rows, k) = (x.shape[0], x.shape[1])
     return compiler.hopperFeatures && rows > 0 && k % 64 == 0 && (rows + 127) / 128 <= 65535
-      && [x, weight, out].allSatisfy { $0.dtype == .bf16 && $0.devicePointer % 16 == 0 }
-  }
-
-  private func checkOwned(_ tensors: Tensor...) {
-    for t in tensors {
-      precondition(t.buffer.backend === self, "tensor \(t.shape) \(t.dtype) lives on \(t.buffer.backend.name), not \(name)")
-    }
+      && bf16Aligned(x, weight, out)
   }
 
   public func linearSwiGLU(_ x: Tensor, weight: Tensor, out: Tensor) {
-    checkOwned(x, weight, out)
+    own(x, weight, out)
     let (rows, k, inner) = (x.shape[0], x.shape[1], weight.shape[0] / 2)
     precondition(x.rank == 2 && weight.shape == [2 * inner, k] && out.count == rows * inner,
                  "linearSwiGLU shapes: x \(x.shape), weight \(weight.shape), out \(out.shape)")
-    guard fusedLinear, inner % 64 == 0, fusedLinearFits(x, weight, out) else {
+    guard let stages = fusedLinearStages, inner % 64 == 0, fusedLinearFits(x, weight, out) else {
       composedLinearSwiGLU(x, weight: weight, out: out)
       return
     }
-    let kernel = fusedLinearKernel("linear_fused_swiglu")
+    let kernel = fusedLinearKernel("linear_fused_swiglu", stages: stages)
     launch("linear_fused.cu", kernel.name, grid: (inner / 64, (rows + 127) / 128, 1), block: (256, 1, 1),
            sharedBytes: kernel.sharedBytes,
            [.ptr(x.devicePointer), .ptr(weight.devicePointer), .ptr(out.devicePointer), .i32(Int32(rows)),
@@ -49,17 +44,17 @@ extension CUDABackend {
 
   public func linearRotary(_ x: Tensor, weight: Tensor, cos: Tensor, sin: Tensor, seq: Int, heads: Int, headDim: Int,
                            out: Tensor) {
-    checkOwned(x, weight, cos, sin, out)
+    own(x, weight, cos, sin, out)
     let (rows, k, width) = (x.shape[0], x.shape[1], weight.shape[0])
     precondition(x.rank == 2 && weight.shape == [width, k] && width == 3 * heads * headDim && out.count == rows * width
                  && seq > 0 && rows % seq == 0 && cos.count == seq * headDim && sin.count == cos.count,
                  "linearRotary shapes: x \(x.shape), weight \(weight.shape), out \(out.shape), cos \(cos.shape)")
-    guard fusedLinear, headDim == 64, width % 128 == 0, cos.dtype == .f32, sin.dtype == .f32,
+    guard let stages = fusedLinearStages, headDim == 64, width % 128 == 0, cos.dtype == .f32, sin.dtype == .f32,
           fusedLinearFits(x, weight, out) else {
       composedLinearRotary(x, weight: weight, cos: cos, sin: sin, seq: seq, heads: heads, headDim: headDim, out: out)
       return
     }
-    let kernel = fusedLinearKernel("linear_fused_rope")
+    let kernel = fusedLinearKernel("linear_fused_rope", stages: stages)
     launch("linear_fused.cu", kernel.name, grid: (width / 128, (rows + 127) / 128, 1), block: (256, 1, 1),
            sharedBytes: kernel.sharedBytes,
            [.ptr(x.devicePointer), .ptr(weight.devicePointer), .ptr(out.devicePointer), .i32(Int32(rows)),
@@ -70,17 +65,18 @@ extension CUDABackend {
   /// The fused QKV + RoPE projection where attention would otherwise run a separate rotary
   /// pass: T > 128 (shorter sequences rotate inside the short attention kernel), head dim 64.
   public func prefersRotaryProjection(seq: Int, headDim: Int) -> Bool {
-    fusedLinear && compiler.hopperFeatures && headDim == 64 && seq > 128
+    fusedLinearStages != nil && compiler.hopperFeatures && headDim == 64 && seq > 128
   }
 
   /// The fused kernels' GEMM without an epilogue op: out [M, N] = x weightᵀ (bf16), N a
-  /// multiple of 128. For the kernel bench (against cuBLASLt); false where it cannot run.
-  func fusedLinearPlain(_ x: Tensor, weight: Tensor, out: Tensor) -> Bool {
-    checkOwned(x, weight, out)
+  /// multiple of 128, with `stages` pipeline stages. For the kernel bench (against cuBLASLt);
+  /// false where it cannot run.
+  func fusedLinearPlain(_ x: Tensor, weight: Tensor, out: Tensor, stages: Int) -> Bool {
+    own(x, weight, out)
     let (rows, k, n) = (x.shape[0], x.shape[1], weight.shape[0])
     precondition(x.rank == 2 && weight.shape == [n, k] && out.count == rows * n, "fusedLinearPlain shapes")
     guard n % 128 == 0, fusedLinearFits(x, weight, out) else { return false }
-    let kernel = fusedLinearKernel("linear_fused_plain")
+    let kernel = fusedLinearKernel("linear_fused_plain", stages: stages)
     launch("linear_fused.cu", kernel.name, grid: (n / 128, (rows + 127) / 128, 1), block: (256, 1, 1),
            sharedBytes: kernel.sharedBytes,
            [.ptr(x.devicePointer), .ptr(weight.devicePointer), .ptr(out.devicePointer), .i32(Int32(rows)),

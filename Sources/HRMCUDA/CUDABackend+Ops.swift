@@ -6,7 +6,8 @@ import HRMSupport
 import HRMTensor
 
 extension CUDABackend {
-  private func own(_ tensors: Tensor...) {
+  /// Every tensor lives on this backend (a precondition: a tensor of another device is a bug).
+  func own(_ tensors: Tensor...) {
     for t in tensors {
       precondition(t.buffer.backend === self, "tensor \(t.shape) \(t.dtype) lives on \(t.buffer.backend.name), not \(name)")
     }
@@ -18,7 +19,9 @@ extension CUDABackend {
   private func n32(_ v: Int) -> KernelArg { .i32(Int32(v)) }
 
   /// True when every tensor is bf16 with a 16-byte aligned start (the vectorised fast paths).
-  private func bf16Aligned(_ tensors: Tensor...) -> Bool {
+  func bf16Aligned(_ tensors: Tensor...) -> Bool { bf16Aligned(tensors) }
+
+  func bf16Aligned(_ tensors: [Tensor]) -> Bool {
     tensors.allSatisfy { $0.dtype == .bf16 && $0.devicePointer % 16 == 0 }
   }
 
@@ -293,7 +296,7 @@ extension CUDABackend {
   /// 16-byte aligned rows on compute capability >= 8.0, unless HRM_CUDA_ATTENTION=simple.
   func attentionUsesTensorCores(_ tensors: Tensor...) -> Bool {
     guard computeCapability >= 80, !forceSimpleAttention else { return false }
-    return tensors.allSatisfy { $0.dtype == .bf16 && $0.devicePointer % 16 == 0 }
+    return bf16Aligned(tensors)
   }
 
   /// Warpgroups per block of the Hopper (wgmma) attention forward for this call, or 0 where
@@ -466,9 +469,10 @@ extension CUDABackend {
       let qGroups = hopperBackwardQGroups(seq: seq, headDim: headDim)
       let w = tensorCoreWarps(seq, backward: true)
       let tcGrid = ((seq + 16 * w - 1) / (16 * w), batch * heads, 1)
-      let m = attentionMinBlocks && w == 4 ? "_m" : ""
+      let capped = attentionMinBlocks && w == 4   // the register-capped `_m` mma.sync kernels
+      let m = capped ? "_m" : ""
       func wgGrid(_ wgs: Int) -> (Int, Int, Int) { ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1) }
-      if attentionBackwardPair && kvGroups == 0 && qGroups == 1 && m == "_m" {
+      if attentionBackwardPair && kvGroups == 0 && qGroups == 1 && capped {
         // The default pair (mma.sync dK/dV, one-warpgroup dQ) as one launch, the two kinds of
         // block interleaved; 64 KB of dynamic shared memory (attention.cu).
         launch("attention.cu", "attention_backward_pair_64", grid: (2 * ((seq + 63) / 64), batch * heads, 1),

@@ -65,14 +65,12 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// (`attention_backward_pair_64`): the default. Env HRM_CUDA_ATTN_PAIR=0 launches them one
   /// after the other. For experiments and the bench.
   public var attentionBackwardPair: Bool
-  /// Run the gradient-free gate/up + SwiGLU and QKV + RoPE projections through the
-  /// fused-epilogue GEMM (Kernels/linear_fused.cu) instead of cuBLASLt and a separate kernel.
-  /// Off by default until measured; env HRM_CUDA_FUSED_LINEAR=1 turns it on (three-stage
-  /// pipeline, two blocks per SM), =2 with the four-stage pipeline (`fusedLinearFourStages`).
-  public var fusedLinear: Bool
-  /// The fused projections' four-stage kernels (one k-step's products in flight across the
-  /// barrier, one block per SM) instead of the three-stage ones. For experiments and the bench.
-  public var fusedLinearFourStages: Bool
+  /// Pipeline stages of the fused-epilogue GEMM (Kernels/linear_fused.cu) that runs the
+  /// gradient-free gate/up + SwiGLU and QKV + RoPE projections, or nil for cuBLASLt and a
+  /// separate kernel (the default until it is measured). 3: two blocks per SM; 4: one k-step's
+  /// products in flight across the barrier, one block per SM (the `_p` kernels). Env
+  /// HRM_CUDA_FUSED_LINEAR=1 (three stages) or 2 (four). For experiments and the bench.
+  public var fusedLinearStages: Int?
   /// Use the short-sequence attention forward (T <= 128, head dim 64: one block per head,
   /// RoPE applied while loading; attention.cu) where it applies: the default. Env
   /// HRM_CUDA_ATTN_SHORT=0 turns it off (the mma.sync tile kernels and a separate rope pass
@@ -201,8 +199,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     self.forceSimpleAttention = env["HRM_CUDA_ATTENTION"] == "simple"
     self.attentionMinBlocks = env["HRM_CUDA_ATTN_MINB"] != "0"
     self.attentionBackwardPair = env["HRM_CUDA_ATTN_PAIR"] != "0"
-    self.fusedLinear = env["HRM_CUDA_FUSED_LINEAR"] == "1" || env["HRM_CUDA_FUSED_LINEAR"] == "2"
-    self.fusedLinearFourStages = env["HRM_CUDA_FUSED_LINEAR"] == "2"
+    self.fusedLinearStages = ["1": 3, "2": 4][env["HRM_CUDA_FUSED_LINEAR"] ?? ""]
     self.attentionShort = env["HRM_CUDA_ATTN_SHORT"] != "0"
     self.attentionFusedRoPE = env["HRM_CUDA_ATTN_ROPE"] != "0"
     self.attentionWarpgroups = env["HRM_CUDA_ATTN_WGS"].flatMap { Int($0) }.flatMap { (0...4).contains($0) ? $0 : nil }

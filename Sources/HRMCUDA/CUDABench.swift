@@ -258,11 +258,10 @@ public enum BackendBench {
       let fh = Tensor.empty([frows, inner], .bf16, on: be), fq = Tensor.empty([frows, 3 * d], .bf16, on: be)
       let fwide = Tensor.empty([frows, 2 * inner], .bf16, on: be)
       let (fcos, fsin) = ropeTables(length: 901, headDim: headDim, theta: 10000, on: be)
-      let (savedFused, savedStages) = (cuda.fusedLinear, cuda.fusedLinearFourStages)
-      for mode in 0..<3 {
-        cuda.fusedLinear = mode > 0
-        cuda.fusedLinearFourStages = mode == 2
-        let tag = ["cuBLASLt + kernel", "fused, 3 stages", "fused, 4 stages"][mode]
+      let savedStages = cuda.fusedLinearStages
+      for stages in [nil, 3, 4] {
+        cuda.fusedLinearStages = stages
+        let tag = stages.map { "fused, \($0) stages" } ?? "cuBLASLt + kernel"
         timed("fused linearSwiGLU bf16 \(frows)x\(2 * inner)x\(d) (\(tag))", flops(2 * Double(frows * 2 * inner * d))) {
           be.linearSwiGLU(fx, weight: fgu, out: fh)
         }
@@ -270,14 +269,13 @@ public enum BackendBench {
           be.linearRotary(fx, weight: wqkv16, cos: fcos, sin: fsin, seq: 901, heads: heads, headDim: headDim, out: fq)
         }
       }
-      for fourStages in [false, true] {
-        cuda.fusedLinearFourStages = fourStages
-        timed("fused GEMM alone (linear_fused_plain, \(fourStages ? 4 : 3) stages) \(frows)x\(2 * inner)x\(d)",
+      cuda.fusedLinearStages = savedStages
+      for stages in [3, 4] {
+        timed("fused GEMM alone (linear_fused_plain, \(stages) stages) \(frows)x\(2 * inner)x\(d)",
               flops(2 * Double(frows * 2 * inner * d))) {
-          _ = cuda.fusedLinearPlain(fx, weight: fgu, out: fwide)
+          _ = cuda.fusedLinearPlain(fx, weight: fgu, out: fwide, stages: stages)
         }
       }
-      (cuda.fusedLinear, cuda.fusedLinearFourStages) = (savedFused, savedStages)
       timed("fused GEMM comparison: cuBLASLt \(frows)x\(2 * inner)x\(d)", flops(2 * Double(frows * 2 * inner * d))) {
         be.gemm(transA: false, transB: true, m: frows, n: 2 * inner, k: d, alpha: 1, fx, fgu, beta: 0, fwide)
       }

@@ -75,10 +75,10 @@ final class EmbeddedKernelTests: XCTestCase {
       }
     }
     XCTAssertGreaterThan(launched.count, 30)
-    // The fused projections name their kernels through fusedLinearKernel("name"), "_p" added
+    // The fused projections name their kernels through fusedLinearKernel("name", stages:), "_p" added
     // for the four-stage pipeline; linear_fused.cu defines both through one macro.
     let fused = try String(contentsOf: swiftDir.appendingPathComponent("CUDABackend+FusedLinear.swift"), encoding: .utf8)
-    let fusedPattern = try NSRegularExpression(pattern: #"fusedLinearKernel\("([a-z_]+)"\)"#)
+    let fusedPattern = try NSRegularExpression(pattern: #"fusedLinearKernel\("([a-z_]+)", stages"#)
     let fusedNames = fusedPattern.matches(in: fused, range: NSRange(fused.startIndex..., in: fused))
       .map { String(fused[Range($0.range(at: 1), in: fused)!]) }
     XCTAssertEqual(fusedNames.count, 3)
