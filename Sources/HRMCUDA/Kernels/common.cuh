@@ -25,6 +25,9 @@ __device__ __forceinline__ bf16_t f32_to_bf16(float f) {
   return (bf16_t)(u >> 16);
 }
 
+/// f rounded to bf16 and back: the value a bf16 tensor written with f would hold.
+__device__ __forceinline__ float round_bf16(float f) { return bf16_to_f32(f32_to_bf16(f)); }
+
 /// Element i of a tensor of type dt, as float (i32 converted).
 __device__ __forceinline__ float load_f(const void* p, int dt, i64 i) {
   if (dt == DT_BF16) return bf16_to_f32(((const bf16_t*)p)[i]);

@@ -49,9 +49,6 @@ __device__ __forceinline__ void wgmma_m64n128k16_ss(float (&d)[64], u64 adesc, u
       : "memory");
 }
 
-/// x rounded to bf16 and back: the value the unfused path's bf16 product would hold.
-__device__ __forceinline__ float round_bf16(float x) { return bf16_to_f32(f32_to_bf16(x)); }
-
 template <int EPI, int STAGES>
 __device__ __forceinline__ void linear_fused_impl(const bf16_t* __restrict__ x, const bf16_t* __restrict__ w,
                                                   bf16_t* __restrict__ out, int m, int n, int k,

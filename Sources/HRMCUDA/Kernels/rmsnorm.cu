@@ -121,7 +121,7 @@ __device__ __forceinline__ void add_rmsnorm_bf16_warp(const vec16* __restrict__ 
       unpack_bf16x8(vb[c], fb);
 #pragma unroll
       for (int k = 0; k < 8; k++) {
-        const float v = bf16_to_f32(f32_to_bf16(fa[k] + fb[k]));
+        const float v = round_bf16(fa[k] + fb[k]);
         s[c][k] = v;
         ss += v * v;
       }
