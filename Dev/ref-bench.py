@@ -187,6 +187,8 @@ def main():
         state = {"t": 0, "m": [torch.zeros_like(p) for p in params], "v": [torch.zeros_like(p) for p in params]}
 
         def train_step():
+            # Every step starts from the same carry and data (no slot replacement between
+            # steps): the work per step is the same as the reference's, which is what is timed.
             local = model.puzzle_table[ids].clone().requires_grad_()   # the sparse embedding's scratch rows
             loss, _, _, _ = loss_fn(model, z_h, z_l, inputs, labels, local, steps)
             loss.backward()
