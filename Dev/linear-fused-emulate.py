@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """linear-fused-emulate.py: checks the index arithmetic of Sources/HRMCUDA/Kernels/linear_fused.cu
 without a GPU. It replays, in numpy, what the kernel's threads do: the cp.async chunk
-mapping into shared memory, the wgmma operands read through no-swizzle K-major descriptors
-(element (i, j) of a slice at start + (i/8)*SBO + (j/8)*LBO + (i%8)*16 + (j%8)*2 bytes, as
-the PTX ISA defines them), the C-fragment layout of m64n128 accumulators, the SwiGLU and
+mapping into shared memory, the wgmma operands read through 128-byte-swizzle K-major
+descriptors (element (i, j) of a slice at start + (i/8)*SBO + (i%8)*128 + 2j bytes, address
+bits 4-6 XOR bits 7-9, as the PTX ISA defines the mode), the C-fragment layout of m64n128 accumulators, the SwiGLU and
 RoPE epilogues and the swizzled staged store (store_c_rows_staged), and compares the output
 with x W^T (+ SwiGLU / RoPE) computed directly, in f32. Keep it in step with the kernel.
 
@@ -31,22 +31,25 @@ def emulate(EPI, m, n, k, seq=1, heads=0, STAGES=3):
             acc = np.zeros((2, 64, 128), np.float32)   # per warpgroup
             def load(stage, kt):
                 for tid in range(256):
-                    rx = (tid & 7) + 8 * (tid >> 6); kc8 = ((tid >> 3) & 7) * 8
+                    rx = tid >> 3; kc8 = (tid & 7) * 8
+                    sdst = rx * BK + (((tid & 7) ^ (rx & 7)) * 8)
                     for kk in range(4):
                         r = rx + 32 * kk
-                        a = stage * TILE + 8 * (tid + 256 * kk)
+                        a = stage * TILE + sdst + 32 * BK * kk
                         smem[a:a + 8] = x[m0 + r, kt * BK + kc8: kt * BK + kc8 + 8] if m0 + r < m else 0
                         wrow = (n + c0 + r - 64) if (EPI == 'swiglu' and kk >= 2) else c0 + r
-                        b = stage * TILE + BM * BK + 8 * (tid + 256 * kk)
+                        b = stage * TILE + BM * BK + sdst + 32 * BK * kk
                         smem[b:b + 8] = w[wrow, kt * BK + kc8: kt * BK + kc8 + 8]
-            def read(start_elem, rows, lbo, sbo):
-                # no-swizzle K-major: element (i, j) of a rows x 16 slice at
-                # start + (i/8) sbo + (j/8) lbo + (i%8) 16 + (j%8) 2 bytes
+            def read(start_elem, rows, sbo):
+                # 128-byte swizzle, K-major: element (i, j) of a rows x 16 slice at address
+                # start + (i/8) sbo + (i%8) 128 + 2 j, then bits 4-6 XOR bits 7-9 (the
+                # hardware's swizzle on the address; the tiles are 1024-byte aligned)
                 out_ = np.zeros((rows, 16), np.float32)
                 for i in range(rows):
                     for j in range(16):
-                        byte = start_elem * 2 + (i // 8) * sbo + (j // 8) * lbo + (i % 8) * 16 + (j % 8) * 2
-                        out_[i, j] = smem[byte // 2]
+                        addr = start_elem * 2 + (i // 8) * sbo + (i % 8) * 128 + j * 2
+                        addr ^= ((addr >> 7) & 7) << 4
+                        out_[i, j] = smem[addr // 2]
                 return out_
             ktiles = k // BK
             for kt in range(ktiles):
@@ -55,8 +58,8 @@ def emulate(EPI, m, n, k, seq=1, heads=0, STAGES=3):
                     a0 = (kt % STAGES) * TILE + wg * 64 * BK
                     b0 = (kt % STAGES) * TILE + BM * BK
                     for kc in range(4):
-                        A = read(a0 + kc * 128, 64, 128, 1024)
-                        B = read(b0 + kc * 128, 128, 128, 1024)
+                        A = read(a0 + kc * 16, 64, 1024)
+                        B = read(b0 + kc * 16, 128, 1024)
                         acc[wg] += A @ B.T
             # epilogue through the C-fragment layout and the staged store
             for wg in range(2):

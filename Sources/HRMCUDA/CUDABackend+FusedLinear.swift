@@ -11,10 +11,11 @@ import HRMTensor
 
 extension CUDABackend {
   /// The fused kernel `name` for `stages` (3, or 4: the `_p` kernels) and its dynamic shared
-  /// memory: that many stages of a 128 x 64 A tile and a 128 x 64 B tile (bf16).
+  /// memory: that many stages of a 128 x 64 A tile and a 128 x 64 B tile (bf16), and 1 KB
+  /// to start them on a 1024-byte boundary (the 128-byte swizzle needs it).
   private func fusedLinearKernel(_ name: String, stages: Int) -> (name: String, sharedBytes: Int) {
     precondition(stages == 3 || stages == 4, "fused projections: 3 or 4 pipeline stages, not \(stages)")
-    return (stages == 4 ? name + "_p" : name, stages * 2 * 128 * 64 * 2)
+    return (stages == 4 ? name + "_p" : name, stages * 2 * 128 * 64 * 2 + 1024)
   }
 
   /// Whether the fused GEMM can run for x [M, K] and weight [N, K] into `out`: Hopper

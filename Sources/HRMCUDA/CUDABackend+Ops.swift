@@ -402,7 +402,7 @@ extension CUDABackend {
                                      heads: Int, scale: Float, warpgroups wgs: Int) {
     // Four 16 KB K/V tiles and 2 KB per warp for staging O in dynamic shared memory (attention.cu).
     launch("attention.cu", "attention_forward_wg_64_g\(wgs)", grid: ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1),
-           block: (128 * wgs, 1, 1), sharedBytes: 4 * 16384 + 4 * wgs * 2048,
+           block: (128 * wgs, 1, 1), sharedBytes: 4 * 16384 + 4 * wgs * 2048 + 1024,
            [p(qkv), p(values), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
   }
 
@@ -476,7 +476,7 @@ extension CUDABackend {
         // The default pair (mma.sync dK/dV, one-warpgroup dQ) as one launch, the two kinds of
         // block interleaved; 64 KB of dynamic shared memory (attention.cu).
         launch("attention.cu", "attention_backward_pair_64", grid: (2 * ((seq + 63) / 64), batch * heads, 1),
-               block: (128, 1, 1), sharedBytes: 4 * 16384, args)
+               block: (128, 1, 1), sharedBytes: 4 * 16384 + 1024, args)
         return
       }
       if kvGroups > 0 {
@@ -489,7 +489,7 @@ extension CUDABackend {
       if qGroups > 0 {
         // dQ: four 16 KB K/V tiles (attention.cu).
         launch("attention.cu", "attention_backward_q_wg_64_g\(qGroups)", grid: wgGrid(qGroups), block: (128 * qGroups, 1, 1),
-               sharedBytes: 4 * 16384, args)
+               sharedBytes: 4 * 16384 + 1024, args)
       } else {
         launch("attention.cu", "attention_backward_q_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1), args)
       }

@@ -7,10 +7,10 @@
 // element-wise op, which then matches swiglu.cu / rope.cu.
 //
 // Tiles: 128 rows x 128 columns of W's rows per block, 64-deep k-steps. Two warpgroups, each
-// 64 rows x 128 columns (m64n128k16, both operands from shared memory, K-major, in the
-// no-swizzle core-matrix order of attention.cu: element (r, k) of a tile at byte
-// (r/8)*1024 + (k/8)*128 + (r%8)*16 + (k%8)*2). A and B tiles are copied two k-steps ahead
-// with cp.async. Two pipelines (to be measured against each other):
+// 64 rows x 128 columns (m64n128k16, both operands from shared memory, K-major, 128-byte
+// swizzle: row r of a tile at byte 128 r, its 16-byte chunk c at chunk c ^ (r % 8); the
+// unswizzled core-matrix order of attention.cu ran at 175 TFLOP/s here, run 53). A and B
+// tiles are copied two k-steps ahead with cp.async. Two pipelines:
 // - STAGES = 3 (96 KB of dynamic shared memory, two blocks per SM): each warpgroup waits for
 //   its k-step's products before the next barrier; the other block's warps keep the tensor
 //   cores busy meanwhile, and one block's epilogue overlaps the other's products;
@@ -57,15 +57,17 @@ __device__ __forceinline__ void linear_fused_impl(const bf16_t* __restrict__ x, 
   static_assert(STAGES == 3 || STAGES == 4, "three stages (wait per k-step) or four (one k-step in flight)");
   constexpr int BM = 128, BN = 128, BK = 64, AHEAD = 2, TILE = (BM + BN) * BK;   // bf16 per stage: A, then B
   extern __shared__ __align__(128) unsigned char lf_smem[];
-  bf16_t* sm = (bf16_t*)lf_smem;
+  // Swizzled tiles start on 1024-byte boundaries (the host asks for 1 KB more).
+  bf16_t* sm = (bf16_t*)align_1024(lf_smem);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, wg = wg_index();
   const int m0 = blockIdx.y * BM;
   // First output column: SwiGLU blocks cover 64 outputs (64 gate rows of W, then the 64
   // matching up rows), the others 128 columns.
   const int c0 = blockIdx.x * (EPI == LF_SWIGLU ? BN / 2 : BN);
-  // Copies: thread x moves 16-byte chunk x + 256 kk (kk < 4) of each 128-row tile: row
-  // rx + 32 kk, columns kc8 .. kc8 + 7 of the k-step (the chunk order of wg_load_pair).
-  const int rx = (threadIdx.x & 7) + 8 * (threadIdx.x >> 6), kc8 = ((threadIdx.x >> 3) & 7) * 8;
+  // Copies: thread x moves 16-byte chunk c = x % 8 of rows x / 8 + 32 kk (kk < 4) of each
+  // 128-row tile (a warp reads four whole 128-byte rows), into swizzled chunk c ^ (row % 8).
+  const int rx = threadIdx.x >> 3, kc8 = (threadIdx.x & 7) * 8;
+  const int sdst = rx * BK + (((threadIdx.x & 7) ^ (rx & 7)) * 8);   // element offset for kk = 0
   const int ktiles = k / BK;
   const auto load = [&](int stage, int kt) {
     bf16_t* a = sm + stage * TILE;
@@ -74,9 +76,9 @@ __device__ __forceinline__ void linear_fused_impl(const bf16_t* __restrict__ x, 
     for (int kk = 0; kk < 4; kk++) {
       const int r = rx + 32 * kk;
       const bool valid = m0 + r < m;   // rows past M read as zeros
-      cp_async16(a + 8 * (threadIdx.x + 256 * kk), valid ? x + (i64)(m0 + r) * k + kt * BK + kc8 : x, valid);
+      cp_async16(a + sdst + 32 * BK * kk, valid ? x + (i64)(m0 + r) * k + kt * BK + kc8 : x, valid);
       const int wrow = (EPI == LF_SWIGLU && kk >= 2) ? n + c0 + r - 64 : c0 + r;
-      cp_async16(b + 8 * (threadIdx.x + 256 * kk), w + (i64)wrow * k + kt * BK + kc8, true);
+      cp_async16(b + sdst + 32 * BK * kk, w + (i64)wrow * k + kt * BK + kc8, true);
     }
   };
 
@@ -99,8 +101,8 @@ __device__ __forceinline__ void linear_fused_impl(const bf16_t* __restrict__ x, 
     const bf16_t* b = sm + (kt % STAGES) * TILE + BM * BK;
     wg_fence();
 #pragma unroll
-    for (int kc = 0; kc < BK / 16; kc++)   // 16 columns of k = two core matrices = 256 bytes
-      wgmma_m64n128k16_ss(acc, wg_desc(a + kc * 128, 128, 1024), wg_desc(b + kc * 128, 128, 1024), 1);
+    for (int kc = 0; kc < BK / 16; kc++)   // 16 columns of k = 32 bytes into each row
+      wgmma_m64n128k16_ss(acc, wg_desc_sw128(a + kc * 16), wg_desc_sw128(b + kc * 16), 1);
     wg_commit();
     wg_wait<STAGES - 3>();
   }
@@ -159,8 +161,8 @@ __device__ __forceinline__ void linear_fused_impl(const bf16_t* __restrict__ x, 
 /// The kernels: out [M, N] = x [M, K] W[N, K]^T (grid (N / 128, ceil(M / 128))); out [M, I] =
 /// silu(g) u with [g | u] = x W^T, W [2I, K] (grid (I / 64, ceil(M / 128))); out [M, 3 H 64] =
 /// x W^T with RoPE (cos, sin [T, 64]; row r at position r % T) on the query and key heads
-/// (grid (3 H 64 / 128, ceil(M / 128))). 256 threads; 96 KB of dynamic shared memory, or
-/// 128 KB for the four-stage `_p` kernels.
+/// (grid (3 H 64 / 128, ceil(M / 128))). 256 threads; 97 KB of dynamic shared memory, or
+/// 129 KB for the four-stage `_p` kernels (1 KB for the alignment of the tiles).
 #define LINEAR_FUSED_KERNELS(SUFFIX, STAGES, MINB)                                                              \
   extern "C" __global__ void __launch_bounds__(256, MINB) linear_fused_plain##SUFFIX(                           \
       const bf16_t* x, const bf16_t* w, bf16_t* out, int m, int n, int k) {                                      \

@@ -91,6 +91,24 @@ __device__ __forceinline__ u64 wg_desc(const void* smem, unsigned lbo, unsigned 
   return (u64)((a & 0x3FFFFu) >> 4) | ((u64)(lbo >> 4) << 16) | ((u64)(sbo >> 4) << 32);
 }
 
+/// Shared-memory matrix descriptor, 128-byte swizzle: rows of 64 bf16 (128 bytes), 16-byte
+/// chunk c of row r stored at chunk c ^ (r % 8) of that row, groups of 8 rows 1024 bytes
+/// apart (SBO), tiles 1024-byte aligned (the hardware applies the XOR on address bits 4-6
+/// from bits 7-9). K-major (rows along M/N): a k16 slice starts 32 bytes further per step and
+/// LBO is unused (16). MN-major (rows along K, 64 M/N columns): a k16 slice starts 2048 bytes
+/// further; LBO would be the distance to the next 64 columns, which a 64-wide operand never
+/// needs (pass 1024, the K-group stride, so either reading of the two fields holds).
+__device__ __forceinline__ u64 wg_desc_sw128(const void* smem, unsigned lbo = 16, unsigned sbo = 1024) {
+  const unsigned a = shared_address(smem);
+  return (u64)((a & 0x3FFFFu) >> 4) | ((u64)(lbo >> 4) << 16) | ((u64)(sbo >> 4) << 32) | ((u64)1 << 62);
+}
+
+/// `p` rounded up to a 1024-byte shared-memory boundary (for swizzled tiles; the host asks
+/// for 1 KB more dynamic shared memory than the tiles need).
+__device__ __forceinline__ unsigned char* align_1024(unsigned char* p) {
+  return p + ((1024u - (shared_address(p) & 1023u)) & 1023u);
+}
+
 /// This thread's warpgroup within the block, read through a shuffle from lane 0 so ptxas
 /// knows it is the same for the whole warp: wgmma under a condition derived from it is not
 /// on a "divergent path" (which makes ptxas serialise every wgmma, C7520).
