@@ -20,6 +20,8 @@ enum KernelArg {
   case i32(Int32)
   case i64(Int64)
   case f32(Float)
+  /// A CUtensorMap (128 bytes) passed by value (a `const __grid_constant__` parameter).
+  case tensorMap([UInt64])
 }
 
 /// Prints `error: <message>` on stderr and exits with status 1.
@@ -65,12 +67,16 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// (`attention_backward_pair_64`): the default. Env HRM_CUDA_ATTN_PAIR=0 launches them one
   /// after the other. For experiments and the bench.
   public var attentionBackwardPair: Bool
-  /// Pipeline stages of the fused-epilogue GEMM (Kernels/linear_fused.cu) that runs the
-  /// gradient-free gate/up + SwiGLU and QKV + RoPE projections, or nil for cuBLASLt and a
-  /// separate kernel (the default until it is measured). 3: two blocks per SM; 4: one k-step's
-  /// products in flight across the barrier, one block per SM (the `_p` kernels). Env
-  /// HRM_CUDA_FUSED_LINEAR=1 (three stages) or 2 (four). For experiments and the bench.
-  public var fusedLinearStages: Int?
+  /// Run the gradient-free gate/up + SwiGLU projection (and linearRotary when called) as one
+  /// fused-epilogue GEMM (Kernels/linear_fused.cu; Hopper) instead of cuBLASLt and a separate
+  /// kernel: the default. Env HRM_CUDA_FUSED_LINEAR=0 turns it off. For experiments and the bench.
+  public var fusedLinear: Bool
+  /// Rows from which linearSwiGLU takes the fused kernel: measured faster than cuBLASLt +
+  /// swiglu.cu at 86,400 rows (the (96, 900) shape: -1 to -2 ms per training step, -15 to
+  /// -17 ms per evaluation batch) and slower at 31,488 (kernel bench, +14 us per call) and
+  /// 62,208 rows ((768, 81) training step +0.7 ms); docs/perf-cuda.md run 59. The selftest
+  /// lowers it to check the kernel on small shapes.
+  public var fusedSwiGLUMinRows = 65536
   /// Use the short-sequence attention forward (T <= 128, head dim 64: one block per head,
   /// RoPE applied while loading; attention.cu) where it applies: the default. Env
   /// HRM_CUDA_ATTN_SHORT=0 turns it off (the mma.sync tile kernels and a separate rope pass
@@ -199,7 +205,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     self.forceSimpleAttention = env["HRM_CUDA_ATTENTION"] == "simple"
     self.attentionMinBlocks = env["HRM_CUDA_ATTN_MINB"] != "0"
     self.attentionBackwardPair = env["HRM_CUDA_ATTN_PAIR"] != "0"
-    self.fusedLinearStages = ["1": 3, "2": 4][env["HRM_CUDA_FUSED_LINEAR"] ?? ""]
+    self.fusedLinear = env["HRM_CUDA_FUSED_LINEAR"] != "0"
     self.attentionShort = env["HRM_CUDA_ATTN_SHORT"] != "0"
     self.attentionFusedRoPE = env["HRM_CUDA_ATTN_ROPE"] != "0"
     self.attentionWarpgroups = env["HRM_CUDA_ATTN_WGS"].flatMap { Int($0) }.flatMap { (0...4).contains($0) ? $0 : nil }
@@ -423,17 +429,27 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let f = function(file, kernel)
     makeCurrent()
     if sharedBytes > 48 * 1024 { allowDynamicShared(f, kernel, bytes: sharedBytes) }
-    var storage = [UInt64](repeating: 0, count: max(args.count, 1))
+    // Every argument gets an 8-byte slot, a tensor map 128 bytes at a 64-byte boundary.
+    var storage = [UInt64](repeating: 0, count: 8 + args.reduce(0) { n, arg in
+      if case .tensorMap = arg { return n + 24 }
+      return n + 1
+    })
     let status: CUresult = storage.withUnsafeMutableBytes { raw in
-      let base = raw.baseAddress!
+      var offset = (64 - Int(bitPattern: raw.baseAddress!) % 64) % 64
       var pointers = [UnsafeMutableRawPointer?](repeating: nil, count: args.count)
       for (i, arg) in args.enumerated() {
-        let slot = base + 8 * i
+        if case .tensorMap = arg { offset = (offset + 63) / 64 * 64 }
+        let slot = raw.baseAddress! + offset
+        offset += 8
         switch arg {
         case .ptr(let v): slot.storeBytes(of: v, as: UInt64.self)
         case .i64(let v): slot.storeBytes(of: v, as: Int64.self)
         case .i32(let v): slot.storeBytes(of: v, as: Int32.self)
         case .f32(let v): slot.storeBytes(of: v, as: Float.self)
+        case .tensorMap(let words):
+          precondition(words.count == 16, "a tensor map is 16 words")
+          for (j, w) in words.enumerated() { (slot + 8 * j).storeBytes(of: w, as: UInt64.self) }
+          offset += 120
         }
         pointers[i] = slot
       }

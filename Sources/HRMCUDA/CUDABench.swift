@@ -258,24 +258,24 @@ public enum BackendBench {
       let fh = Tensor.empty([frows, inner], .bf16, on: be), fq = Tensor.empty([frows, 3 * d], .bf16, on: be)
       let fwide = Tensor.empty([frows, 2 * inner], .bf16, on: be)
       let (fcos, fsin) = ropeTables(length: 901, headDim: headDim, theta: 10000, on: be)
-      let savedStages = cuda.fusedLinearStages
-      for stages in [nil, 3, 4] {
-        cuda.fusedLinearStages = stages
-        let tag = stages.map { "fused, \($0) stages" } ?? "cuBLASLt + kernel"
+      let saved = cuda.fusedLinear
+      for fused in [false, true] {
+        cuda.fusedLinear = fused
+        let tag = fused ? "fused" : "cuBLASLt + kernel"
         timed("fused linearSwiGLU bf16 \(frows)x\(2 * inner)x\(d) (\(tag))", flops(2 * Double(frows * 2 * inner * d))) {
           be.linearSwiGLU(fx, weight: fgu, out: fh)
+        }
+        timed("fused linearSwiGLU bf16 \(rows)x\(2 * inner)x\(d) (\(tag))", flops(2 * Double(rows * 2 * inner * d))) {
+          be.linearSwiGLU(x, weight: fgu, out: h)
         }
         timed("fused linearRotary bf16 \(frows)x\(3 * d)x\(d) (\(tag))", flops(2 * Double(frows * 3 * d * d))) {
           be.linearRotary(fx, weight: wqkv16, cos: fcos, sin: fsin, seq: 901, heads: heads, headDim: headDim, out: fq)
         }
       }
-      cuda.fusedLinearStages = savedStages
-      for stages in [3, 4] {
-        timed("fused GEMM alone (linear_fused_plain, \(stages) stages) \(frows)x\(2 * inner)x\(d)",
-              flops(2 * Double(frows * 2 * inner * d))) {
-          _ = cuda.fusedLinearPlain(fx, weight: fgu, out: fwide, stages: stages)
-        }
+      timed("fused GEMM alone (linear_tma_plain) \(frows)x\(2 * inner)x\(d)", flops(2 * Double(frows * 2 * inner * d))) {
+        _ = cuda.fusedLinearPlain(fx, weight: fgu, out: fwide)
       }
+      cuda.fusedLinear = saved
       timed("fused GEMM comparison: cuBLASLt \(frows)x\(2 * inner)x\(d)", flops(2 * Double(frows * 2 * inner * d))) {
         be.gemm(transA: false, transB: true, m: frows, n: 2 * inner, k: d, alpha: 1, fx, fgu, beta: 0, fwide)
       }

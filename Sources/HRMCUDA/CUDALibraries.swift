@@ -78,6 +78,10 @@ struct DriverAPI {
   let cuLaunchKernel: @convention(c) (CUhandle, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, CUhandle,
                                       UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
                                       UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> CUresult
+  /// Tensor-map encoding for TMA copies (drivers for CUDA 12 and later; nil before).
+  let cuTensorMapEncodeTiled: (@convention(c) (UnsafeMutableRawPointer, Int32, UInt32, UnsafeMutableRawPointer?,
+                                               UnsafePointer<UInt64>, UnsafePointer<UInt64>, UnsafePointer<UInt32>,
+                                               UnsafePointer<UInt32>, Int32, Int32, Int32, Int32) -> CUresult)?
 
   /// Loads libcuda.so.1. Throws a one-line error naming the CPU fallback when there is no driver.
   static func load() throws -> DriverAPI {
@@ -118,7 +122,12 @@ struct DriverAPI {
                                                                          : s("cuEventElapsedTime", (@convention(c) (UnsafeMutablePointer<Float>, CUhandle, CUhandle) -> CUresult).self)),
       cuLaunchKernel: try s("cuLaunchKernel", (@convention(c) (CUhandle, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, CUhandle,
                                                                UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
-                                                               UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> CUresult).self))
+                                                               UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> CUresult).self),
+      cuTensorMapEncodeTiled: dlsym(h, "cuTensorMapEncodeTiled").map {
+        unsafeBitCast($0, to: (@convention(c) (UnsafeMutableRawPointer, Int32, UInt32, UnsafeMutableRawPointer?,
+                                               UnsafePointer<UInt64>, UnsafePointer<UInt64>, UnsafePointer<UInt32>,
+                                               UnsafePointer<UInt32>, Int32, Int32, Int32, Int32) -> CUresult).self)
+      })
   }
 
   /// "CUDA_ERROR_X: description" for a driver status code.

@@ -351,11 +351,16 @@ extension BackendSelfTest {
 
   // MARK: - Projections with their element-wise op
 
-  /// linearSwiGLU and linearRotary (the fused-epilogue GEMM on Hopper where
-  /// HRM_CUDA_FUSED_LINEAR=1, else the composition). Rows not a multiple of the 128-row tile,
-  /// more k-steps (64 each) than the kernel's three stages, several column tiles; the
-  /// rotary case holds query, key and value tiles. Inputs scaled so products stay O(1).
+  /// linearSwiGLU and linearRotary (the fused-epilogue GEMM on Hopper unless
+  /// HRM_CUDA_FUSED_LINEAR=0, here below its usual row threshold too; else the composition).
+  /// Rows not a multiple of the 128-row tile, more k-steps (64 each) than the kernel's four
+  /// stages, several column tiles; the rotary cases hold query, key and value tiles (four
+  /// heads: one 256-column tile), and shapes the kernel does not take (inner 64, two heads,
+  /// f32) check the composition. Inputs scaled so products stay O(1).
   func fusedProjections() {
+    let cuda = device as? CUDABackend, minRows = cuda?.fusedSwiGLUMinRows
+    cuda?.fusedSwiGLUMinRows = 0   // the kernel on these small shapes too
+    defer { if let minRows { cuda?.fusedSwiGLUMinRows = minRows } }
     for (dtype, rows, k, inner) in [(DType.bf16, 300, 320, 128), (.bf16, 128, 64, 64), (.f32, 37, 96, 40)] {
       let x = normal(rows * k, 1), w = normal(2 * inner * k, 1 / Float(k).squareRoot())
       check("linearSwiGLU", "\(dtype) [\(rows),\(k)] x [\(2 * inner),\(k)]") { be in
@@ -364,7 +369,8 @@ extension BackendSelfTest {
         return [out]
       }
     }
-    for (dtype, batch, seq, heads, k) in [(DType.bf16, 3, 100, 2, 192), (.bf16, 2, 901, 4, 64), (.f32, 2, 9, 2, 64)] {
+    for (dtype, batch, seq, heads, k) in [(DType.bf16, 3, 100, 2, 192), (.bf16, 2, 901, 4, 64), (.bf16, 2, 150, 4, 320),
+                                          (.f32, 2, 9, 2, 64)] {
       let (headDim, rows) = (64, batch * seq)
       let width = 3 * heads * headDim
       let x = normal(rows * k, 1), w = normal(width * k, 1 / Float(k).squareRoot())

@@ -2,21 +2,23 @@
 // (wgmma), with the element-wise op that follows the projection in the model applied to the
 // accumulators, for forward passes that keep nothing for a gradient: SwiGLU after the gate/up
 // projection (the [M, 2I] product never reaches memory) and RoPE on the query and key heads
-// after the QKV projection (no separate rotary pass). The rest of the model's projections go
-// through cuBLASLt; these round as that path does: the product is rounded to bf16 before the
-// element-wise op, which then matches swiglu.cu / rope.cu.
+// after the QKV projection. These round as the unfused path does: the product is rounded to
+// bf16 before the element-wise op, which then matches swiglu.cu / rope.cu.
 //
-// Tiles: 128 rows x 128 columns of W's rows per block, 64-deep k-steps. Two warpgroups, each
-// 64 rows x 128 columns (m64n128k16, both operands from shared memory, K-major, 128-byte
-// swizzle: row r of a tile at byte 128 r, its 16-byte chunk c at chunk c ^ (r % 8); the
-// unswizzled core-matrix order of attention.cu ran at 175 TFLOP/s here, run 53). A and B
-// tiles are copied two k-steps ahead with cp.async. Two pipelines:
-// - STAGES = 3 (96 KB of dynamic shared memory, two blocks per SM): each warpgroup waits for
-//   its k-step's products before the next barrier; the other block's warps keep the tensor
-//   cores busy meanwhile, and one block's epilogue overlaps the other's products;
-// - STAGES = 4 (128 KB, one block per SM, kernel names ending in _p): the products of k-step
-//   kt are still running while the warps pass the barrier of kt + 1 (wait for kt - 1 only).
-// Needs K % 64 == 0 and 16-byte aligned rows.
+// One producer warp (warp 8) issues a TMA copy per operand tile into four 128-byte-swizzled
+// stages (the layout wg_desc_sw128 reads) and two consumer warpgroups (warps 0-7) run the
+// products; full / empty mbarriers replace the block barrier, so copies run four k-steps
+// ahead and a warpgroup waits only for its own data. Tiles of 128 rows x 256 columns
+// (m64n256k16 per warpgroup, 128 accumulators per thread); SwiGLU tiles cover 128 outputs
+// (128 gate rows of W, then the 128 matching up rows), RoPE tiles four heads. Persistent:
+// one block per SM walks tiles blockIdx.x, + gridDim.x, ... (column tiles fastest), so the
+// producer fills the stages for the next tile while the consumers run this one's epilogue.
+// Measured (docs/perf-cuda.md runs 53-58): an earlier version with cp.async copies by every
+// thread and 128 x 128 tiles reached 175 TFLOP/s unswizzled and 460 swizzled; this one 561
+// (cuBLASLt 593-680 on the same shape), and gate/up + SwiGLU 0.551 ms against 0.632 for
+// cuBLASLt + swiglu.cu. The RoPE epilogue is slower than cuBLASLt + rope.cu (0.457 against
+// 0.336 ms) and is not chosen by the model (prefersRotaryProjection).
+// Needs K % 64 == 0, 16-byte aligned rows, N % 256 == 0 (SwiGLU: I % 128 == 0).
 #include "common.cuh"
 #include "tensorcore.cuh"
 
@@ -26,17 +28,58 @@
 #define LF_SWIGLU 1   // W [2I, K] (gate rows, then up rows); out [M, I] = silu(gate) * up
 #define LF_ROPE 2     // W [3 H 64, K]; out [M, 3 H 64], query and key heads rotated
 
-/// d (64x128 f32, 64 per thread) = [d +] A (64x16, shared) * B (16x128, shared), both
-/// K-major, through their descriptors.
-__device__ __forceinline__ void wgmma_m64n128k16_ss(float (&d)[64], u64 adesc, u64 bdesc, int accumulate) {
+/// A CUtensorMap (128 bytes, 64-byte aligned), passed by value as a __grid_constant__
+/// kernel parameter; copies name it by its address.
+struct __align__(64) TmaMap {
+  unsigned long long opaque[16];
+};
+
+__device__ __forceinline__ void mbar_init(u64* bar, unsigned count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(shared_address(bar)), "r"(count) : "memory");
+}
+/// Arrives on `bar` and adds `bytes` to the transaction count its phase waits for.
+__device__ __forceinline__ void mbar_arrive_expect_tx(u64* bar, unsigned bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(shared_address(bar)), "r"(bytes)
+               : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(u64* bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(shared_address(bar)) : "memory");
+}
+/// Waits until the phase of `bar` with this parity has completed.
+__device__ __forceinline__ void mbar_wait(u64* bar, unsigned parity) {
+  const unsigned a = shared_address(bar);
+  unsigned done = 0;
+  while (!done) {
+    asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                 : "=r"(done)
+                 : "r"(a), "r"(parity)
+                 : "memory");
+  }
+}
+/// TMA copy of the box at (c0 along the contiguous dimension, c1 along rows) of `map` into
+/// `dst`; completion is counted in bytes on `bar`. Rows past the tensor arrive as zeros.
+__device__ __forceinline__ void tma_load_2d(void* dst, const TmaMap* map, int c0, int c1, u64* bar) {
   asm volatile(
-      "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
+          shared_address(dst)),
+      "l"(reinterpret_cast<u64>(map)), "r"(c0), "r"(c1), "r"(shared_address(bar))
+      : "memory");
+}
+
+/// d (64x256 f32, 128 per thread) += A (64x16) * B (16x256), both from shared memory, K-major.
+__device__ __forceinline__ void wgmma_m64n256k16_ss(float (&d)[128], u64 adesc, u64 bdesc) {
+  asm volatile(
+      "{\n"
+      "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 "
       "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
       "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
       "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
-      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
-      "%64, %65, p, 1, 1, 0, 0;\n}\n"
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+      "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+      "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+      "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+      "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, "
+      "%128, %129, 1, 1, 1, 0, 0;\n}\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
         "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
         "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
@@ -44,141 +87,172 @@ __device__ __forceinline__ void wgmma_m64n128k16_ss(float (&d)[64], u64 adesc, u
         "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
         "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
         "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
-        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-      : "l"(adesc), "l"(bdesc), "r"(accumulate)
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+        "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+        "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+        "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+        "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+        "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+        "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+        "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+        "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+      : "l"(adesc), "l"(bdesc)
       : "memory");
 }
 
-template <int EPI, int STAGES>
-__device__ __forceinline__ void linear_fused_impl(const bf16_t* __restrict__ x, const bf16_t* __restrict__ w,
-                                                  bf16_t* __restrict__ out, int m, int n, int k,
-                                                  const float* __restrict__ cosT, const float* __restrict__ sinT,
-                                                  int seq, int heads) {
-  static_assert(STAGES == 3 || STAGES == 4, "three stages (wait per k-step) or four (one k-step in flight)");
-  constexpr int BM = 128, BN = 128, BK = 64, AHEAD = 2, TILE = (BM + BN) * BK;   // bf16 per stage: A, then B
-  extern __shared__ __align__(128) unsigned char lf_smem[];
-  // Swizzled tiles start on 1024-byte boundaries (the host asks for 1 KB more).
-  bf16_t* sm = (bf16_t*)align_1024(lf_smem);
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, wg = wg_index();
-  const int m0 = blockIdx.y * BM;
-  // First output column: SwiGLU blocks cover 64 outputs (64 gate rows of W, then the 64
-  // matching up rows), the others 128 columns.
-  const int c0 = blockIdx.x * (EPI == LF_SWIGLU ? BN / 2 : BN);
-  // Copies: thread x moves 16-byte chunk c = x % 8 of rows x / 8 + 32 kk (kk < 4) of each
-  // 128-row tile (a warp reads four whole 128-byte rows), into swizzled chunk c ^ (row % 8).
-  const int rx = threadIdx.x >> 3, kc8 = (threadIdx.x & 7) * 8;
-  const int sdst = rx * BK + (((threadIdx.x & 7) ^ (rx & 7)) * 8);   // element offset for kk = 0
-  const int ktiles = k / BK;
-  const auto load = [&](int stage, int kt) {
-    bf16_t* a = sm + stage * TILE;
-    bf16_t* b = a + BM * BK;
-#pragma unroll
-    for (int kk = 0; kk < 4; kk++) {
-      const int r = rx + 32 * kk;
-      const bool valid = m0 + r < m;   // rows past M read as zeros
-      cp_async16(a + sdst + 32 * BK * kk, valid ? x + (i64)(m0 + r) * k + kt * BK + kc8 : x, valid);
-      const int wrow = (EPI == LF_SWIGLU && kk >= 2) ? n + c0 + r - 64 : c0 + r;
-      cp_async16(b + sdst + 32 * BK * kk, w + (i64)wrow * k + kt * BK + kc8, true);
-    }
-  };
-
-  float acc[64];
-#pragma unroll
-  for (int i = 0; i < 64; i++) acc[i] = 0.0f;
-#pragma unroll
-  for (int s = 0; s < AHEAD; s++) {
-    if (s < ktiles) load(s, s);
-    cp_async_commit();
-  }
-  for (int kt = 0; kt < ktiles; kt++) {
-    // k-step kt is here for all. Every warpgroup finished the products of k-step
-    // kt + AHEAD - STAGES (three stages: kt - 1, waited below; four: kt - 2, the wait below
-    // leaves one group running), whose stage takes k-step kt + 2.
-    wg_tile_ready<AHEAD - 1>();
-    if (kt + AHEAD < ktiles) load((kt + AHEAD) % STAGES, kt + AHEAD);
-    cp_async_commit();
-    const bf16_t* a = sm + (kt % STAGES) * TILE + wg * (64 * BK);   // this warpgroup's 64 rows
-    const bf16_t* b = sm + (kt % STAGES) * TILE + BM * BK;
-    wg_fence();
-#pragma unroll
-    for (int kc = 0; kc < BK / 16; kc++)   // 16 columns of k = 32 bytes into each row
-      wgmma_m64n128k16_ss(acc, wg_desc_sw128(a + kc * 16), wg_desc_sw128(b + kc * 16), 1);
-    wg_commit();
-    wg_wait<STAGES - 3>();
-  }
-  wg_wait<0>();
-  wg_hold(acc);
-  __syncthreads();   // no warp reads the tiles any more: their memory stages the output rows
-
-  // C fragments: acc[nt * 4 + e], columns 8 nt + 2 t + (e & 1), rows g (e < 2) and g + 8.
-  bf16_t* stage = sm + warp * 2048;   // 4 KB per warp
-  const int rowBase = m0 + wg * 64 + (warp & 3) * 16;
-  const float(*c)[4] = (const float(*)[4])acc;
+/// A consumer warp's share of a TMA tile's epilogue: its 16 rows (from rowBase) x 256
+/// columns of products in C fragments (acc[nt * 4 + e]: columns 8 nt + 2 t + (e & 1), rows
+/// g (e < 2) and g + 8), the element-wise op applied, stored through the warp's 2 KB stage.
+template <int EPI>
+__device__ __forceinline__ void linear_tma_epilogue(float (&acc)[128], bf16_t* __restrict__ out, int m, int n,
+                                                    int rowBase, int c0, int lane, bf16_t* stage,
+                                                    const float* __restrict__ cosT, const float* __restrict__ sinT,
+                                                    int seq, int heads) {
+  float(*c)[4] = (float(*)[4])acc;
   if constexpr (EPI == LF_SWIGLU) {
-    float h[8][4];
+    // Gate columns 0..127 (c[0..15]), up columns 128..255 (c[16..31]); h in the gate slots.
 #pragma unroll
-    for (int nt = 0; nt < 8; nt++)
+    for (int nt = 0; nt < 16; nt++)
 #pragma unroll
       for (int e = 0; e < 4; e++) {
-        const float g = round_bf16(c[nt][e]), u = round_bf16(c[nt + 8][e]);
-        h[nt][e] = g * fast_sigmoid(g) * u;
+        const float g = round_bf16(c[nt][e]), u = round_bf16(c[nt + 16][e]);
+        c[nt][e] = g * fast_sigmoid(g) * u;
       }
-    store_c_rows_staged(out, DT_BF16, c0, n, h, rowBase, m, lane, 1.0f, 1.0f, stage);
+    store_c_rows_staged(out, DT_BF16, c0, n, c, rowBase, m, lane, 1.0f, 1.0f, stage);
+    store_c_rows_staged(out, DT_BF16, c0 + 64, n, c + 8, rowBase, m, lane, 1.0f, 1.0f, stage);
   } else if constexpr (EPI == LF_ROPE) {
-    // Two heads per block (columns c0 .. c0 + 63, c0 + 64 .. c0 + 127); query and key head
-    // slots (< 2H) rotate, value heads are stored as rounded. Element d < 32 of a head pairs
-    // with d + 32: column tiles nt and nt + 4 of the same thread.
+    // Four heads of 64 columns; query and key head slots (< 2H) rotate: element d < 32 pairs
+    // with d + 32 (column tiles nt and nt + 4 of the same thread). The table entries a thread
+    // needs are the same for the four heads: loaded once per (nt, row).
     const int t = lane & 3, g = lane >> 2;
     const int p0 = (rowBase + g) % seq, p1 = (rowBase + g + 8) % seq;
+    const int rotating = min(4, max(0, 2 * heads - c0 / 64));   // heads of this tile that rotate
 #pragma unroll
-    for (int half = 0; half < 2; half++) {
-      float r[8][4];
-      const bool rotate = c0 / 64 + half < 2 * heads;
+    for (int nt = 0; nt < 4; nt++) {
+      const int d = nt * 8 + 2 * t;
 #pragma unroll
-      for (int nt = 0; nt < 4; nt++)
+      for (int half = 0; half < 2; half++) {   // row g (e = 0, 1) and row g + 8 (e = 2, 3)
+        const i64 p = (i64)(half ? p1 : p0) * 64;
+        const float2 cl = *(const float2*)(cosT + p + d), ch = *(const float2*)(cosT + p + d + 32);
+        const float2 sl = *(const float2*)(sinT + p + d), sh = *(const float2*)(sinT + p + d + 32);
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-          const float x1 = round_bf16(c[half * 8 + nt][e]), x2 = round_bf16(c[half * 8 + nt + 4][e]);
-          if (rotate) {
-            const int d = nt * 8 + 2 * t + (e & 1);
-            const float* ct = cosT + (i64)(e < 2 ? p0 : p1) * 64;
-            const float* st = sinT + (i64)(e < 2 ? p0 : p1) * 64;
-            r[nt][e] = x1 * ct[d] - x2 * st[d];
-            r[nt + 4][e] = x2 * ct[d + 32] + x1 * st[d + 32];
-          } else {
-            r[nt][e] = x1;
-            r[nt + 4][e] = x2;
+        for (int hh = 0; hh < 4; hh++) {
+          if (hh >= rotating) break;
+#pragma unroll
+          for (int j = 0; j < 2; j++) {
+            const int e = 2 * half + j;
+            const float x1 = round_bf16(c[hh * 8 + nt][e]), x2 = round_bf16(c[hh * 8 + nt + 4][e]);
+            c[hh * 8 + nt][e] = x1 * (j ? cl.y : cl.x) - x2 * (j ? sl.y : sl.x);
+            c[hh * 8 + nt + 4][e] = x2 * (j ? ch.y : ch.x) + x1 * (j ? sh.y : sh.x);
           }
         }
-      store_c_rows_staged(out, DT_BF16, c0 + 64 * half, n, r, rowBase, m, lane, 1.0f, 1.0f, stage + 1024 * half);
+      }
     }
+#pragma unroll
+    for (int hh = 0; hh < 4; hh++)
+      store_c_rows_staged(out, DT_BF16, c0 + 64 * hh, n, c + 8 * hh, rowBase, m, lane, 1.0f, 1.0f, stage);
   } else {
-    store_c_rows_staged(out, DT_BF16, c0, n, c, rowBase, m, lane, 1.0f, 1.0f, stage);
-    store_c_rows_staged(out, DT_BF16, c0 + 64, n, c + 8, rowBase, m, lane, 1.0f, 1.0f, stage + 1024);
+#pragma unroll
+    for (int q = 0; q < 4; q++)
+      store_c_rows_staged(out, DT_BF16, c0 + 64 * q, n, c + 8 * q, rowBase, m, lane, 1.0f, 1.0f, stage);
   }
 }
 
-/// The kernels: out [M, N] = x [M, K] W[N, K]^T (grid (N / 128, ceil(M / 128))); out [M, I] =
-/// silu(g) u with [g | u] = x W^T, W [2I, K] (grid (I / 64, ceil(M / 128))); out [M, 3 H 64] =
-/// x W^T with RoPE (cos, sin [T, 64]; row r at position r % T) on the query and key heads
-/// (grid (3 H 64 / 128, ceil(M / 128))). 256 threads; 97 KB of dynamic shared memory, or
-/// 129 KB for the four-stage `_p` kernels (1 KB for the alignment of the tiles).
-#define LINEAR_FUSED_KERNELS(SUFFIX, STAGES, MINB)                                                              \
-  extern "C" __global__ void __launch_bounds__(256, MINB) linear_fused_plain##SUFFIX(                           \
-      const bf16_t* x, const bf16_t* w, bf16_t* out, int m, int n, int k) {                                      \
-    linear_fused_impl<LF_PLAIN, STAGES>(x, w, out, m, n, k, nullptr, nullptr, 1, 0);                             \
-  }                                                                                                              \
-  extern "C" __global__ void __launch_bounds__(256, MINB) linear_fused_swiglu##SUFFIX(                          \
-      const bf16_t* x, const bf16_t* w, bf16_t* out, int m, int inner, int k) {                                  \
-    linear_fused_impl<LF_SWIGLU, STAGES>(x, w, out, m, inner, k, nullptr, nullptr, 1, 0);                        \
-  }                                                                                                              \
-  extern "C" __global__ void __launch_bounds__(256, MINB) linear_fused_rope##SUFFIX(                            \
-      const bf16_t* x, const bf16_t* w, bf16_t* out, int m, int n, int k, const float* cosT, const float* sinT,  \
-      int seq, int heads) {                                                                                      \
-    linear_fused_impl<LF_ROPE, STAGES>(x, w, out, m, n, k, cosT, sinT, seq, heads);                              \
+template <int EPI>
+__device__ __forceinline__ void linear_tma_impl(const TmaMap* xmap, const TmaMap* wmap, bf16_t* __restrict__ out, int m,
+                                                int n, int k, int colTiles, const float* __restrict__ cosT,
+                                                const float* __restrict__ sinT, int seq, int heads) {
+  constexpr int BM = 128, BN = 256, BK = 64, STAGES = 4;
+  constexpr int ATILE = BM * BK, STAGE = (BM + BN) * BK;   // bf16 elements
+  extern __shared__ __align__(128) unsigned char lt_smem[];
+  bf16_t* sm = (bf16_t*)align_1024(lt_smem);
+  bf16_t* staging = sm + STAGES * STAGE;                   // 2 KB per consumer warp
+  u64* full = (u64*)(staging + 8 * 1024);
+  u64* empty = full + STAGES;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  constexpr int COLS = EPI == LF_SWIGLU ? BN / 2 : BN;   // output columns per tile
+  const int ktiles = k / BK, tiles = colTiles * ((m + BM - 1) / BM);
+  if (threadIdx.x == 0) {
+#pragma unroll
+    for (int s = 0; s < STAGES; s++) {
+      mbar_init(&full[s], 1);    // the producer's arrival (+ the copies' bytes)
+      mbar_init(&empty[s], 8);   // one arrival per consumer warp
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();   // the only block-wide barrier: the producer leaves after its loop
+
+  // Stage use `it` counts k-steps over all of this block's tiles: stage it % STAGES, phase
+  // (it / STAGES) & 1 of its barriers.
+  if (warp == 8) {
+    if (lane == 0) {
+      int it = 0;
+      for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const int m0 = (tile / colTiles) * BM, c0 = (tile % colTiles) * COLS;
+        for (int kt = 0; kt < ktiles; kt++, it++) {
+          const int s = it % STAGES;
+          if (it >= STAGES) mbar_wait(&empty[s], ((it / STAGES) - 1) & 1);   // its last use is done
+          mbar_arrive_expect_tx(&full[s], STAGE * 2);
+          bf16_t* a = sm + s * STAGE;
+          tma_load_2d(a, xmap, kt * BK, m0, &full[s]);
+          tma_load_2d(a + ATILE, wmap, kt * BK, c0, &full[s]);
+          tma_load_2d(a + ATILE + 128 * BK, wmap, kt * BK, EPI == LF_SWIGLU ? n + c0 : c0 + 128, &full[s]);
+        }
+      }
+    }
+    return;
   }
 
-LINEAR_FUSED_KERNELS(, 3, 2)
-LINEAR_FUSED_KERNELS(_p, 4, 1)
+  const int wg = wg_index();   // 0 or 1: rows 64 wg .. of the tile
+  bf16_t* stage = staging + warp * 1024;
+  int it = 0;
+  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    const int m0 = (tile / colTiles) * BM, c0 = (tile % colTiles) * COLS;
+    float acc[128];
+#pragma unroll
+    for (int i = 0; i < 128; i++) acc[i] = 0.0f;
+    for (int kt = 0; kt < ktiles; kt++, it++) {
+      const int s = it % STAGES;
+      mbar_wait(&full[s], (it / STAGES) & 1);
+      const bf16_t* a = sm + s * STAGE + wg * (64 * BK);
+      const bf16_t* b = sm + s * STAGE + ATILE;
+      wg_fence();
+#pragma unroll
+      for (int kc = 0; kc < BK / 16; kc++)
+        wgmma_m64n256k16_ss(acc, wg_desc_sw128(a + kc * 16), wg_desc_sw128(b + kc * 16));
+      wg_commit();
+      wg_wait<1>();   // the previous k-step's products are done: its stage may be refilled
+      if (kt > 0 && lane == 0) mbar_arrive(&empty[(it - 1) % STAGES]);
+    }
+    wg_wait<0>();
+    wg_hold(acc);
+    if (lane == 0) mbar_arrive(&empty[(it - 1) % STAGES]);   // the tile's last stage
+    linear_tma_epilogue<EPI>(acc, out, m, n, m0 + wg * 64 + (warp & 3) * 16, c0, lane, stage, cosT, sinT, seq, heads);
+  }
+}
+
+/// The kernels: out [M, N] = x W^T; out [M, I] = silu(g) u with [g | u] = x W^T, W [2I, K];
+/// out [M, 3 H 64] = x W^T with RoPE (cos, sin [T, 64]; row r at position r % T) on the query
+/// and key heads. Tensor maps of x [M, K] (boxes 64 x 128) and W [N or 2I, K] (boxes 64 x
+/// 128); colTiles = N / 256 (SwiGLU: I / 128) column tiles
+/// by ceil(M / 128) row tiles, walked by at most one block per SM; 288 threads; 4 x 48 KB
+/// stages + 16 KB staging + barriers + 1 KB alignment.
+extern "C" __global__ void __launch_bounds__(288, 1) linear_tma_plain(const __grid_constant__ TmaMap xmap,
+                                                                      const __grid_constant__ TmaMap wmap, bf16_t* out,
+                                                                      int m, int n, int k, int colTiles) {
+  linear_tma_impl<LF_PLAIN>(&xmap, &wmap, out, m, n, k, colTiles, nullptr, nullptr, 1, 0);
+}
+extern "C" __global__ void __launch_bounds__(288, 1) linear_tma_swiglu(const __grid_constant__ TmaMap xmap,
+                                                                       const __grid_constant__ TmaMap wmap, bf16_t* out,
+                                                                       int m, int inner, int k, int colTiles) {
+  linear_tma_impl<LF_SWIGLU>(&xmap, &wmap, out, m, inner, k, colTiles, nullptr, nullptr, 1, 0);
+}
+extern "C" __global__ void __launch_bounds__(288, 1) linear_tma_rope(const __grid_constant__ TmaMap xmap,
+                                                                     const __grid_constant__ TmaMap wmap, bf16_t* out,
+                                                                     int m, int n, int k, int colTiles,
+                                                                     const float* cosT, const float* sinT, int seq,
+                                                                     int heads) {
+  linear_tma_impl<LF_ROPE>(&xmap, &wmap, out, m, n, k, colTiles, cosT, sinT, seq, heads);
+}
 
 #endif  // HRM_SM90A
