@@ -400,7 +400,8 @@ extension CUDABackend {
   /// The Hopper (wgmma) forward: Q and K from qkv, V from `values` (qkv-shaped).
   private func launchHopperAttention(qkv: Tensor, values: Tensor, out: Tensor, lse: Tensor, batch: Int, seq: Int,
                                      heads: Int, scale: Float, warpgroups wgs: Int) {
-    // Four 16 KB K/V tiles and 2 KB per warp for staging O in dynamic shared memory (attention.cu).
+    // Four 16 KB K/V tiles and 2 KB per warp for staging O in dynamic shared memory, and 1 KB
+    // to start the (swizzled) tiles on a 1024-byte boundary (attention.cu).
     launch("attention.cu", "attention_forward_wg_64_g\(wgs)", grid: ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1),
            block: (128 * wgs, 1, 1), sharedBytes: 4 * 16384 + 4 * wgs * 2048 + 1024,
            [p(qkv), p(values), p(out), d(out), p(lse), n32(seq), n32(heads), .f32(scale)])
@@ -474,7 +475,7 @@ extension CUDABackend {
       func wgGrid(_ wgs: Int) -> (Int, Int, Int) { ((seq + 64 * wgs - 1) / (64 * wgs), batch * heads, 1) }
       if attentionBackwardPair && kvGroups == 0 && qGroups == 1 && capped {
         // The default pair (mma.sync dK/dV, one-warpgroup dQ) as one launch, the two kinds of
-        // block interleaved; 64 KB of dynamic shared memory (attention.cu).
+        // block interleaved; 64 KB of dynamic shared memory + 1 KB for alignment (attention.cu).
         launch("attention.cu", "attention_backward_pair_64", grid: (2 * ((seq + 63) / 64), batch * heads, 1),
                block: (128, 1, 1), sharedBytes: 4 * 16384 + 1024, args)
         return
@@ -487,7 +488,7 @@ extension CUDABackend {
         launch("attention.cu", "attention_backward_kv_tc_\(v)_w\(w)\(m)", grid: tcGrid, block: (32 * w, 1, 1), args)
       }
       if qGroups > 0 {
-        // dQ: four 16 KB K/V tiles (attention.cu).
+        // dQ: four 16 KB K/V tiles + 1 KB for alignment (attention.cu).
         launch("attention.cu", "attention_backward_q_wg_64_g\(qGroups)", grid: wgGrid(qGroups), block: (128 * qGroups, 1, 1),
                sharedBytes: 4 * 16384 + 1024, args)
       } else {

@@ -75,17 +75,17 @@ final class EmbeddedKernelTests: XCTestCase {
       }
     }
     XCTAssertGreaterThan(launched.count, 30)
-    // The fused projections name their kernels through fusedLinearKernel("name", stages:), "_p" added
-    // for the four-stage pipeline; linear_fused.cu defines both through one macro.
+    // The fused projections launch "linear_tma_" + the epilogue named in launchFusedLinear("...").
     let fused = try String(contentsOf: swiftDir.appendingPathComponent("CUDABackend+FusedLinear.swift"), encoding: .utf8)
-    let fusedPattern = try NSRegularExpression(pattern: #"fusedLinearKernel\("([a-z_]+)", stages"#)
-    let fusedNames = fusedPattern.matches(in: fused, range: NSRange(fused.startIndex..., in: fused))
+    let fusedPattern = try NSRegularExpression(pattern: #"launchFusedLinear\("([a-z]+)""#)
+    let epilogues = fusedPattern.matches(in: fused, range: NSRange(fused.startIndex..., in: fused))
       .map { String(fused[Range($0.range(at: 1), in: fused)!]) }
-    XCTAssertEqual(fusedNames.count, 3)
+    XCTAssertEqual(Set(epilogues), ["plain", "swiglu", "rope"])
+    XCTAssertTrue(fused.contains(#""linear_tma_" + epilogue"#), "the fused kernels' name prefix changed")
     let fusedSource = try XCTUnwrap(CUDAKernelSources.source(named: "linear_fused.cu"))
-    for name in fusedNames { XCTAssertTrue(fusedSource.contains(" \(name)##SUFFIX("), "no kernel \(name) in linear_fused.cu") }
-    XCTAssertTrue(fusedSource.contains("\nLINEAR_FUSED_KERNELS(, 3, 2)") && fusedSource.contains("\nLINEAR_FUSED_KERNELS(_p, 4, 1)"),
-                  "linear_fused.cu must instantiate the three- and four-stage kernels")
+    for name in epilogues {
+      XCTAssertTrue(fusedSource.contains(" linear_tma_\(name)("), "no kernel linear_tma_\(name) in linear_fused.cu")
+    }
     for (file, kernel) in launched {
       let source = try XCTUnwrap(CUDAKernelSources.source(named: file), file)
       if let interpolation = kernel.range(of: "\\(") {

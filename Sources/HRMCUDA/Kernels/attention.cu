@@ -1227,8 +1227,8 @@ struct WgTileCopier {
 /// Forward. Pipeline per key tile j (FA3's overlap within a warpgroup): S_j = Q K_j^T and
 /// O += P_{j-1} V_{j-1} are issued together; the softmax of S_j (MUFU exp2) runs while the
 /// tensor cores finish P_{j-1} V_{j-1}; then O is rescaled (skipped by warps whose row
-/// maxima did not change) and P_j packed. Four K/V buffers in dynamic shared memory (64 KB,
-/// then 2 KB per warp for staging O):
+/// maxima did not change) and P_j packed. Four swizzled K/V buffers in dynamic shared memory
+/// (64 KB from the first 1024-byte boundary, then 2 KB per warp for staging O):
 /// tile j+2 is copied while tile j is used and tile j-1's V is still being read, so a copy
 /// has two tiles of compute to arrive. Descriptors and copy addresses are computed once; a
 /// tile only adds offsets.
@@ -1489,8 +1489,9 @@ __device__ __forceinline__ void attention_backward_kv_wg_impl(const bf16_t* __re
 }
 
 /// Backward dQ (Hopper). Each warpgroup owns 64 queries (Q and dO rows as register A
-/// fragments); K/V tiles of 64 keys stream through four buffers in dynamic shared memory
-/// (64 KB), copied two tiles ahead by a WgTileCopier as in the forward, each used in two steps
+/// fragments); K/V tiles of 64 keys stream through four swizzled buffers in dynamic shared
+/// memory (64 KB from the first 1024-byte boundary), copied two tiles ahead by a WgTileCopier
+/// as in the forward, each used in two steps
 /// of 32 keys: S = Q K^T, dP = dO V^T (B = K, V K-major), then dQ += dS K (B = K N-major) of
 /// the previous step overlapping this step's arithmetic.
 template <int WGS>
@@ -1602,8 +1603,9 @@ ATTENTION_WG_BACKWARD_KERNELS(2)
 /// The default backward for long sequences in one launch: even blocks run dK/dV (mma.sync,
 /// 4 warps) for key block x / 2, odd blocks dQ (wgmma, one warpgroup) for query block x / 2,
 /// so every SM holds both kinds at once and each hides the other's waits (the two kernels
-/// launched one after the other each left the SM idle in their own stalls). 64 KB of dynamic
-/// shared memory: the dQ kernel's four K/V buffers, or the dK/dV kernel's tiles.
+/// launched one after the other each left the SM idle in their own stalls). 65 KB of dynamic
+/// shared memory: the dQ kernel's four K/V buffers (after up to 1 KB of alignment), or the
+/// dK/dV kernel's tiles.
 static_assert(sizeof(KvTcShared<64>) <= 4 * 16384, "dK/dV tiles fit the dQ buffers");
 
 /// The block's dynamic shared memory (declared here, not in the extern "C" kernel, where the
