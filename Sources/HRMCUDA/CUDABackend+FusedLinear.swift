@@ -1,10 +1,10 @@
 // CUDABackend+FusedLinear.swift: projections that carry their element-wise op in the GEMM's
 // epilogue (Kernels/linear_fused.cu, Hopper only): SwiGLU after the gate/up projection and
-// RoPE after the QKV projection, for forward passes that keep nothing for a gradient. On by
-// default (HRM_CUDA_FUSED_LINEAR=0 turns it off); the model asks for the fused RoPE one only
-// where prefersRotaryProjection says so, which it does not (slower than cuBLASLt + rope.cu,
-// docs/perf-cuda.md run 58). Where a shape or alignment does not fit, the Backend defaults
-// compose cuBLASLt and the separate kernels.
+// RoPE after the QKV projection, for forward passes that keep nothing for a gradient. From
+// fusedLinearMinRows rows; the model uses the SwiGLU one by default (HRM_CUDA_FUSED_LINEAR=0
+// turns it off) and the RoPE one on request (HRM_CUDA_FUSED_ROPE=1; slower, run 61). Where a
+// shape or alignment does not fit, the Backend defaults compose cuBLASLt and the separate
+// kernels.
 
 import Foundation
 import HRMSupport
@@ -48,7 +48,7 @@ extension CUDABackend {
     let (rows, k, wrows) = (x.shape[0], x.shape[1], weight.shape[0])
     let tiles = columnTiles * ((rows + 127) / 128)
     launch("linear_fused.cu", "linear_tma_" + epilogue, grid: (min(tiles, multiprocessorCount), 1, 1),
-           block: (288, 1, 1), sharedBytes: Self.fusedLinearSharedBytes,
+           block: (384, 1, 1), sharedBytes: Self.fusedLinearSharedBytes,
            [tensorMap(x, rows: rows, cols: k), tensorMap(weight, rows: wrows, cols: k), .ptr(out.devicePointer),
             .i32(Int32(rows)), .i32(Int32(n)), .i32(Int32(k)), .i32(Int32(columnTiles))] + tail)
   }
@@ -58,7 +58,7 @@ extension CUDABackend {
     let (rows, k, inner) = (x.shape[0], x.shape[1], weight.shape[0] / 2)
     precondition(x.rank == 2 && weight.shape == [2 * inner, k] && out.count == rows * inner,
                  "linearSwiGLU shapes: x \(x.shape), weight \(weight.shape), out \(out.shape)")
-    guard rows >= fusedSwiGLUMinRows, fusedLinearFits(x, weight, out, columns: 2 * inner) else {
+    guard rows >= fusedLinearMinRows, fusedLinearFits(x, weight, out, columns: 2 * inner) else {
       composedLinearSwiGLU(x, weight: weight, out: out)
       return
     }
@@ -72,7 +72,8 @@ extension CUDABackend {
     precondition(x.rank == 2 && weight.shape == [width, k] && width == 3 * heads * headDim && out.count == rows * width
                  && seq > 0 && rows % seq == 0 && cos.count == seq * headDim && sin.count == cos.count,
                  "linearRotary shapes: x \(x.shape), weight \(weight.shape), out \(out.shape), cos \(cos.shape)")
-    guard headDim == 64, cos.dtype == .f32, sin.dtype == .f32, fusedLinearFits(x, weight, out, columns: width) else {
+    guard rows >= fusedLinearMinRows, headDim == 64, cos.dtype == .f32, sin.dtype == .f32,
+          fusedLinearFits(x, weight, out, columns: width) else {
       composedLinearRotary(x, weight: weight, cos: cos, sin: sin, seq: seq, heads: heads, headDim: headDim, out: out)
       return
     }
@@ -80,10 +81,11 @@ extension CUDABackend {
                       tail: [.ptr(cos.devicePointer), .ptr(sin.devicePointer), .i32(Int32(seq)), .i32(Int32(heads))])
   }
 
-  /// Never: the fused QKV + RoPE kernel is slower than cuBLASLt + rope.cu (run 58), so the
-  /// model keeps the separate rotary pass. linearRotary still runs it when called (selftest,
-  /// kernel bench).
-  public func prefersRotaryProjection(seq: Int, headDim: Int) -> Bool { false }
+  /// The fused QKV + RoPE projection where attention would otherwise run a separate rotary
+  /// pass: T > 128 (shorter sequences rotate inside the short attention kernel), head dim 64.
+  public func prefersRotaryProjection(seq: Int, headDim: Int) -> Bool {
+    fusedLinear && fusedRotaryProjection && compiler.hopperFeatures && headDim == 64 && seq > 128
+  }
 
   /// The fused kernels' GEMM without an epilogue op: out [M, N] = x weightᵀ (bf16). For the
   /// kernel bench (against cuBLASLt); false where it cannot run.

@@ -258,7 +258,8 @@ public enum BackendBench {
       let fh = Tensor.empty([frows, inner], .bf16, on: be), fq = Tensor.empty([frows, 3 * d], .bf16, on: be)
       let fwide = Tensor.empty([frows, 2 * inner], .bf16, on: be)
       let (fcos, fsin) = ropeTables(length: 901, headDim: headDim, theta: 10000, on: be)
-      let saved = cuda.fusedLinear
+      let (saved, savedMinRows) = (cuda.fusedLinear, cuda.fusedLinearMinRows)
+      cuda.fusedLinearMinRows = 0   // the fused lines time the kernel at every row count
       for fused in [false, true] {
         cuda.fusedLinear = fused
         let tag = fused ? "fused" : "cuBLASLt + kernel"
@@ -276,6 +277,7 @@ public enum BackendBench {
         _ = cuda.fusedLinearPlain(fx, weight: fgu, out: fwide)
       }
       cuda.fusedLinear = saved
+      cuda.fusedLinearMinRows = savedMinRows
       timed("fused GEMM comparison: cuBLASLt \(frows)x\(2 * inner)x\(d)", flops(2 * Double(frows * 2 * inner * d))) {
         be.gemm(transA: false, transB: true, m: frows, n: 2 * inner, k: d, alpha: 1, fx, fgu, beta: 0, fwide)
       }

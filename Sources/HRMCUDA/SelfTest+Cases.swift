@@ -358,9 +358,9 @@ extension BackendSelfTest {
   /// heads: one 256-column tile), and shapes the kernel does not take (inner 64, two heads,
   /// f32) check the composition. Inputs scaled so products stay O(1).
   func fusedProjections() {
-    let cuda = device as? CUDABackend, minRows = cuda?.fusedSwiGLUMinRows
-    cuda?.fusedSwiGLUMinRows = 0   // the kernel on these small shapes too
-    defer { if let minRows { cuda?.fusedSwiGLUMinRows = minRows } }
+    let cuda = device as? CUDABackend, minRows = cuda?.fusedLinearMinRows
+    cuda?.fusedLinearMinRows = 0   // the kernels on these small shapes too
+    defer { if let minRows { cuda?.fusedLinearMinRows = minRows } }
     for (dtype, rows, k, inner) in [(DType.bf16, 300, 320, 128), (.bf16, 128, 64, 64), (.f32, 37, 96, 40)] {
       let x = normal(rows * k, 1), w = normal(2 * inner * k, 1 / Float(k).squareRoot())
       check("linearSwiGLU", "\(dtype) [\(rows),\(k)] x [\(2 * inner),\(k)]") { be in

@@ -5,9 +5,10 @@
 // after the QKV projection. These round as the unfused path does: the product is rounded to
 // bf16 before the element-wise op, which then matches swiglu.cu / rope.cu.
 //
-// One producer warp (warp 8) issues a TMA copy per operand tile into four 128-byte-swizzled
-// stages (the layout wg_desc_sw128 reads) and two consumer warpgroups (warps 0-7) run the
-// products; full / empty mbarriers replace the block barrier, so copies run four k-steps
+// One producer thread (warp 8 of warpgroup 2, which gives its registers to the others with
+// setmaxnreg: 40 per thread there, 232 in the consumers) issues a TMA copy per operand tile
+// into four 128-byte-swizzled stages (the layout wg_desc_sw128 reads) and two consumer
+// warpgroups (warps 0-7) run the products; full / empty mbarriers replace the block barrier, so copies run four k-steps
 // ahead and a warpgroup waits only for its own data. Tiles of 128 rows x 256 columns
 // (m64n256k16 per warpgroup, 128 accumulators per thread); SwiGLU tiles cover 128 outputs
 // (128 gate rows of W, then the 128 matching up rows), RoPE tiles four heads. Persistent:
@@ -16,8 +17,10 @@
 // Measured (docs/perf-cuda.md runs 53-58): an earlier version with cp.async copies by every
 // thread and 128 x 128 tiles reached 175 TFLOP/s unswizzled and 460 swizzled; this one 561
 // (cuBLASLt 593-680 on the same shape), and gate/up + SwiGLU 0.551 ms against 0.632 for
-// cuBLASLt + swiglu.cu. The RoPE epilogue is slower than cuBLASLt + rope.cu (0.457 against
-// 0.336 ms) and is not chosen by the model (prefersRotaryProjection).
+// cuBLASLt + swiglu.cu. The RoPE epilogue cost 0.2 ms while it spilled and loaded its table
+// entries one after another (run 58); loading all of them at once with the consumers' larger
+// register budget, QKV + RoPE takes 0.355 ms against 0.335 for cuBLASLt + rope.cu (run 61),
+// so the model uses it only on request (HRM_CUDA_FUSED_ROPE=1).
 // Needs K % 64 == 0, 16-byte aligned rows, N % 256 == 0 (SwiGLU: I % 128 == 0).
 #include "common.cuh"
 #include "tensorcore.cuh"
@@ -123,30 +126,36 @@ __device__ __forceinline__ void linear_tma_epilogue(float (&acc)[128], bf16_t* _
   } else if constexpr (EPI == LF_ROPE) {
     // Four heads of 64 columns; query and key head slots (< 2H) rotate: element d < 32 pairs
     // with d + 32 (column tiles nt and nt + 4 of the same thread). The table entries a thread
-    // needs are the same for the four heads: loaded once per (nt, row).
+    // needs are the same for the four heads.
     const int t = lane & 3, g = lane >> 2;
     const int p0 = (rowBase + g) % seq, p1 = (rowBase + g + 8) % seq;
     const int rotating = min(4, max(0, 2 * heads - c0 / 64));   // heads of this tile that rotate
+    // Every table entry first (64 registers, independent loads in flight together).
+    float2 cl[4][2], ch[4][2], sl[4][2], sh[4][2];
 #pragma unroll
-    for (int nt = 0; nt < 4; nt++) {
-      const int d = nt * 8 + 2 * t;
+    for (int nt = 0; nt < 4; nt++)
 #pragma unroll
-      for (int half = 0; half < 2; half++) {   // row g (e = 0, 1) and row g + 8 (e = 2, 3)
-        const i64 p = (i64)(half ? p1 : p0) * 64;
-        const float2 cl = *(const float2*)(cosT + p + d), ch = *(const float2*)(cosT + p + d + 32);
-        const float2 sl = *(const float2*)(sinT + p + d), sh = *(const float2*)(sinT + p + d + 32);
-#pragma unroll
-        for (int hh = 0; hh < 4; hh++) {
-          if (hh >= rotating) break;
-#pragma unroll
-          for (int j = 0; j < 2; j++) {
-            const int e = 2 * half + j;
-            const float x1 = round_bf16(c[hh * 8 + nt][e]), x2 = round_bf16(c[hh * 8 + nt + 4][e]);
-            c[hh * 8 + nt][e] = x1 * (j ? cl.y : cl.x) - x2 * (j ? sl.y : sl.x);
-            c[hh * 8 + nt + 4][e] = x2 * (j ? ch.y : ch.x) + x1 * (j ? sh.y : sh.x);
-          }
-        }
+      for (int half = 0; half < 2; half++) {
+        const i64 p = (i64)(half ? p1 : p0) * 64 + nt * 8 + 2 * t;
+        cl[nt][half] = *(const float2*)(cosT + p);
+        ch[nt][half] = *(const float2*)(cosT + p + 32);
+        sl[nt][half] = *(const float2*)(sinT + p);
+        sh[nt][half] = *(const float2*)(sinT + p + 32);
       }
+#pragma unroll
+    for (int hh = 0; hh < 4; hh++) {
+      if (hh >= rotating) break;
+#pragma unroll
+      for (int nt = 0; nt < 4; nt++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          const int half = e >> 1, j = e & 1;
+          const float c1 = j ? cl[nt][half].y : cl[nt][half].x, c2 = j ? ch[nt][half].y : ch[nt][half].x;
+          const float s1 = j ? sl[nt][half].y : sl[nt][half].x, s2 = j ? sh[nt][half].y : sh[nt][half].x;
+          const float x1 = round_bf16(c[hh * 8 + nt][e]), x2 = round_bf16(c[hh * 8 + nt + 4][e]);
+          c[hh * 8 + nt][e] = x1 * c1 - x2 * s1;
+          c[hh * 8 + nt + 4][e] = x2 * c2 + x1 * s2;
+        }
     }
 #pragma unroll
     for (int hh = 0; hh < 4; hh++)
@@ -184,8 +193,9 @@ __device__ __forceinline__ void linear_tma_impl(const TmaMap* xmap, const TmaMap
 
   // Stage use `it` counts k-steps over all of this block's tiles: stage it % STAGES, phase
   // (it / STAGES) & 1 of its barriers.
-  if (warp == 8) {
-    if (lane == 0) {
+  if (warp >= 8) {   // the producer warpgroup: one thread issues the copies
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
+    if (warp == 8 && lane == 0) {
       int it = 0;
       for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
         const int m0 = (tile / colTiles) * BM, c0 = (tile % colTiles) * COLS;
@@ -203,6 +213,7 @@ __device__ __forceinline__ void linear_tma_impl(const TmaMap* xmap, const TmaMap
     return;
   }
 
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
   const int wg = wg_index();   // 0 or 1: rows 64 wg .. of the tile
   bf16_t* stage = staging + warp * 1024;
   int it = 0;
@@ -235,19 +246,19 @@ __device__ __forceinline__ void linear_tma_impl(const TmaMap* xmap, const TmaMap
 /// out [M, 3 H 64] = x W^T with RoPE (cos, sin [T, 64]; row r at position r % T) on the query
 /// and key heads. Tensor maps of x [M, K] (boxes 64 x 128) and W [N or 2I, K] (boxes 64 x
 /// 128); colTiles = N / 256 (SwiGLU: I / 128) column tiles
-/// by ceil(M / 128) row tiles, walked by at most one block per SM; 288 threads; 4 x 48 KB
+/// by ceil(M / 128) row tiles, walked by at most one block per SM; 384 threads; 4 x 48 KB
 /// stages + 16 KB staging + barriers + 1 KB alignment.
-extern "C" __global__ void __launch_bounds__(288, 1) linear_tma_plain(const __grid_constant__ TmaMap xmap,
+extern "C" __global__ void __launch_bounds__(384, 1) linear_tma_plain(const __grid_constant__ TmaMap xmap,
                                                                       const __grid_constant__ TmaMap wmap, bf16_t* out,
                                                                       int m, int n, int k, int colTiles) {
   linear_tma_impl<LF_PLAIN>(&xmap, &wmap, out, m, n, k, colTiles, nullptr, nullptr, 1, 0);
 }
-extern "C" __global__ void __launch_bounds__(288, 1) linear_tma_swiglu(const __grid_constant__ TmaMap xmap,
+extern "C" __global__ void __launch_bounds__(384, 1) linear_tma_swiglu(const __grid_constant__ TmaMap xmap,
                                                                        const __grid_constant__ TmaMap wmap, bf16_t* out,
                                                                        int m, int inner, int k, int colTiles) {
   linear_tma_impl<LF_SWIGLU>(&xmap, &wmap, out, m, inner, k, colTiles, nullptr, nullptr, 1, 0);
 }
-extern "C" __global__ void __launch_bounds__(288, 1) linear_tma_rope(const __grid_constant__ TmaMap xmap,
+extern "C" __global__ void __launch_bounds__(384, 1) linear_tma_rope(const __grid_constant__ TmaMap xmap,
                                                                      const __grid_constant__ TmaMap wmap, bf16_t* out,
                                                                      int m, int n, int k, int colTiles,
                                                                      const float* cosT, const float* sinT, int seq,
