@@ -18,3 +18,9 @@ unset HRM_KERNEL_SOURCES
 timeout 40 $H bench model --arch v1 --device cuda --batch 96 --seq-len 900 --vocab 12 --repeats 5 --eval-repeats 1 --profile --profile-top 8 > /tmp/p.log 2>&1
 grep -E "profile|rope" /tmp/p.log | tee -a $L
 echo "total $(( $(date +%s) - T0 )) s" | tee -a $L
+# The selftest above timed out (40 s is too short for the first NVRTC compile plus the
+# attention checks); the measurement was this second call on the warm machine:
+#   timeout 60 $H selftest device=cuda ops=rope
+#   for v in new old: HRM_KERNEL_SOURCES unset / gpu-bin/r0, then
+#   timeout 35 $H bench model --arch v1 --device cuda --batch 96 --seq-len 900 --vocab 12 \
+#     --repeats 10 --eval-repeats 1 --profile --profile-top 30   (rope_bf16x8_kernel lines)
