@@ -14,7 +14,12 @@ It is not the reference code, so its figures are a proxy for it measured on the 
 A measuring tool for the device machine; nothing in the product uses it.
 
   python3 Dev/ref-bench.py [--shapes 384x81x11,768x81x11,96x900x12] [--repeats 10]
-                           [--eval-repeats 3] [--no-compile] [--device cuda|cpu]
+                           [--eval-repeats 3] [--no-compile] [--no-tiling-analysis]
+                           [--device cuda|cpu]
+
+On the device machine (torch 2.11, run 60) torch.compile of this model stopped with an
+Inductor assertion in its Triton tiling analysis; --no-tiling-analysis turns that analysis
+off (a compile setting the reference's own measurement did not need; untried on the GPU).
 """
 import argparse
 import math
@@ -167,11 +172,15 @@ def main():
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--eval-repeats", type=int, default=3)
     ap.add_argument("--no-compile", action="store_true")
+    ap.add_argument("--no-tiling-analysis", action="store_true",
+                    help="Inductor's Triton coalescing analysis off (run 60 died in it, tiling_utils.get_pw_red_splits)")
     ap.add_argument("--device", default="cuda")
     a = ap.parse_args()
+    if a.no_tiling_analysis:
+        torch._inductor.config.triton.coalesce_tiling_analysis = False
     device = a.device
     name = torch.cuda.get_device_name() if device == "cuda" else "cpu"
-    print(f"torch {torch.__version__}, {name}, compile {not a.no_compile}")
+    print(f"torch {torch.__version__}, {name}, compile {not a.no_compile}, tiling analysis {not a.no_tiling_analysis}")
     for shape in a.shapes.split(","):
         batch, seq, vocab = (int(v) for v in shape.split("x"))
         torch.manual_seed(0)
