@@ -1183,13 +1183,14 @@ __device__ __forceinline__ void wg_softmax_tile(float (&s)[32], float& m0, float
   sum0 = a0; sum1 = a1;
 }
 
-/// A thread's share of the K/V tile copies, with its source pointers and destinations
-/// computed once: chunk k of this thread is e = threadIdx.x + k * blockDim (the first 512
-/// chunks K, the rest V), and tile j only adds 64 j rows. Unswizzled (SW false): core-matrix
-/// order as in wg_load_pair, chunk e at element 8 e (a warp reads half rows). Swizzled: chunk
-/// e holds row (e & 511) / 8, columns 8 (e % 8) ..., stored at row * 64 + 8 (e % 8 ^ row % 8)
-/// (a warp reads four whole 128-byte rows; wg_desc_sw128 reads them).
-template <int THREADS, bool SW = false>
+/// A thread's share of the K/V tile copies into 128-byte-swizzled tiles (read through
+/// wg_desc_sw128), with its source pointers computed once: chunk k of this thread is e =
+/// threadIdx.x + k * blockDim (the first 512 chunks K, the rest V), holding row (e & 511) / 8,
+/// columns 8 (e % 8) ..., stored at row * 64 + 8 (e % 8 ^ row % 8), so a warp reads four whole
+/// 128-byte rows (the unswizzled core-matrix order of wg_load_pair reads half rows: in the
+/// fused GEMM the same change took L2 from 95.6% busy to 65% while running 2.9x faster,
+/// docs/perf-cuda.md run 55). Tile j only adds 64 j rows.
+template <int THREADS>
 struct WgTileCopier {
   static constexpr int N = (1024 + THREADS - 1) / THREADS;
   const bf16_t* src[N];
@@ -1198,18 +1199,14 @@ struct WgTileCopier {
 #pragma unroll
     for (int k = 0; k < N; k++) {
       const int e = min((int)threadIdx.x + k * THREADS, 1023), c = e & 511;
-      row[k] = SW ? c >> 3 : (c & 7) + ((c >> 6) << 3);
-      src[k] = (e < 512 ? base0 : base1) + (i64)row[k] * stride + (SW ? c & 7 : (c >> 3) & 7) * 8;
+      row[k] = c >> 3;
+      src[k] = (e < 512 ? base0 : base1) + (i64)row[k] * stride + (c & 7) * 8;
     }
   }
   /// Element offset of chunk e in a tile.
   __device__ __forceinline__ static int dest(int e) {
-    if constexpr (SW) {
-      const int r = (e & 511) >> 3;
-      return (e & 512) * 8 + r * 64 + (((e & 7) ^ (r & 7)) << 3);
-    } else {
-      return 8 * e;
-    }
+    const int r = (e & 511) >> 3;
+    return (e & 512) * 8 + r * 64 + (((e & 7) ^ (r & 7)) << 3);
   }
   /// Starts copying tile j (rows 64 j ...; rows >= limit become zero) into `tile`.
   __device__ __forceinline__ void load(bf16_t* tile, int j, i64 stride, int limit) const {
@@ -1239,9 +1236,8 @@ template <int WGS>
 __device__ __forceinline__ void attention_forward_wg_impl(const bf16_t* __restrict__ qkv, const bf16_t* __restrict__ vqkv,
                                                           void* out, int odt, float* lse, int seq, int heads, float scale) {
   constexpr int DH = 64, TILE = 2 * 64 * DH, STAGES = 4;   // K then V, bf16 elements
-  constexpr bool SW = true;   // swizzled K/V tiles (WgTileCopier; run 56: -2% here, -17% on the backward pair's dQ)
   extern __shared__ __align__(128) unsigned char wg_smem[];
-  bf16_t* kv = (bf16_t*)(SW ? align_1024(wg_smem) : wg_smem);
+  bf16_t* kv = (bf16_t*)align_1024(wg_smem);   // swizzled tiles
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.y, b = bh / heads, h = bh - b * heads;
   const i64 stride = 3LL * heads * DH;
@@ -1252,14 +1248,12 @@ __device__ __forceinline__ void attention_forward_wg_impl(const bf16_t* __restri
   const int tiles = (seq + 63) / 64;
   const float scale2 = scale * TC_LOG2E;
   // Descriptors of buffer 0's K (K-major B of S = Q K^T) and V (N-major B of O += P V); a
-  // buffer adds TILE * 2 bytes, a k-step of K two core matrices (256 B; swizzled: 32 B), of
-  // V two key groups (2048 B); all >> 4 in the address field, which cannot carry (shared
-  // addresses < 2^18).
-  const u64 kdesc = SW ? wg_desc_sw128(kv) : wg_desc(kv, 128, 1024);
-  const u64 vdesc = SW ? wg_desc_sw128(kv + 64 * DH, 1024, 1024) : wg_desc(kv + 64 * DH, 1024, 128);
-  constexpr u64 BUF = (TILE * 2) >> 4, KSTEP = SW ? 2 : 16;
+  // buffer adds TILE * 2 bytes, a k-step of K 32 bytes along its rows, of V two key groups
+  // (2048 B); all >> 4 in the address field, which cannot carry (shared addresses < 2^18).
+  const u64 kdesc = wg_desc_sw128(kv), vdesc = wg_desc_sw128(kv + 64 * DH, 1024, 1024);
+  constexpr u64 BUF = (TILE * 2) >> 4, KSTEP = 32 >> 4;
 
-  const WgTileCopier<128 * WGS, SW> copier(base + (i64)(heads + h) * DH,
+  const WgTileCopier<128 * WGS> copier(base + (i64)(heads + h) * DH,
                                        vqkv + (i64)b * seq * stride + (i64)(2 * heads + h) * DH, stride);
   copier.load(kv, 0, stride, seq);
   cp_async_commit();
@@ -1351,8 +1345,9 @@ extern "C" __global__ void __launch_bounds__(512, 1) attention_forward_wg_64_g4(
 }
 
 /// A Hopper backward step's two score products against 32 rows (4 groups of 8) of a tile
-/// holding two 64 x 64 matrices in core-matrix order (the second 4096 elements on): c1 = A1
-/// X^T and c2 = A2 Y^T over the 64 head dims, A from registers, issued as one wgmma group.
+/// holding two 64 x 64 matrices (the second 4096 elements on) in core-matrix order, or
+/// 128-byte swizzled (SW: the dQ kernel's WgTileCopier tiles): c1 = A1 X^T and c2 = A2 Y^T
+/// over the 64 head dims, A from registers, issued as one wgmma group.
 template <bool SW = false>
 __device__ __forceinline__ void wg_score_pair32(float (&c1)[16], const unsigned int (&a1)[4][4], float (&c2)[16],
                                                 const unsigned int (&a2)[4][4], const bf16_t* rows) {
@@ -1501,9 +1496,8 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
                                                              int block) {
   constexpr int DH = 64, MAT = 64 * DH, TILE = 2 * MAT, STAGES = 4;   // K then V, bf16 elements
   static_assert(WGS <= 2, "the output staging uses one 16 KB tile: 2 KB per warp");
-  constexpr bool SW = true;   // swizzled K/V tiles, as the forward
   extern __shared__ __align__(128) unsigned char wg_smem[];
-  bf16_t* kv = (bf16_t*)(SW ? align_1024(wg_smem) : wg_smem);
+  bf16_t* kv = (bf16_t*)align_1024(wg_smem);   // swizzled tiles, as the forward
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const BackwardHead<DH> hd(lse, delta, seq, heads);
   const i64 stride = hd.stride, ostride = hd.ostride;
@@ -1513,7 +1507,7 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
   const int tiles = (seq + 63) / 64, steps = 2 * tiles;
   const float scale2 = scale * TC_LOG2E;
 
-  const WgTileCopier<128 * WGS, SW> copier(qkv + hd.k, qkv + hd.v, stride);
+  const WgTileCopier<128 * WGS> copier(qkv + hd.k, qkv + hd.v, stride);
   copier.load(kv, 0, stride, seq);
   cp_async_commit();
   if (tiles > 1) copier.load(kv + TILE, 1, stride, seq);
@@ -1539,12 +1533,12 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
     }
     if (!active) continue;
     const bf16_t* ks = kv + (i % STAGES) * TILE + half * 2048;   // this step's 32 keys (4 groups of 8)
-    wg_score_pair32<SW>(s, qa, dp, doa, ks);    // S = Q K^T, dP = dO V^T
+    wg_score_pair32<true>(s, qa, dp, doa, ks);    // S = Q K^T, dP = dO V^T
     if (step > 0) {
       const bf16_t* pk = kv + (((step - 1) >> 1) % STAGES) * TILE + ((step - 1) & 1) * 2048;
 #pragma unroll
       for (int kk = 0; kk < 2; kk++)
-        wgmma_m64n64k16<1>(dq, da[kk], SW ? wg_desc_sw128(pk + kk * 1024, 1024, 1024) : wg_desc(pk + kk * 1024, 1024, 128), 1);
+        wgmma_m64n64k16<1>(dq, da[kk], wg_desc_sw128(pk + kk * 1024, 1024, 1024), 1);
       wg_commit();
       wg_wait<1>();
     } else {
@@ -1574,7 +1568,7 @@ __device__ __forceinline__ void attention_backward_q_wg_impl(const bf16_t* __res
     wg_fence();
 #pragma unroll
     for (int kk = 0; kk < 2; kk++)
-      wgmma_m64n64k16<1>(dq, da[kk], SW ? wg_desc_sw128(pk + kk * 1024, 1024, 1024) : wg_desc(pk + kk * 1024, 1024, 128), 1);
+      wgmma_m64n64k16<1>(dq, da[kk], wg_desc_sw128(pk + kk * 1024, 1024, 1024), 1);
     wg_commit();
     wg_wait<0>();
     wg_hold(dq);
