@@ -67,20 +67,21 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// (`attention_backward_pair_64`): the default. Env HRM_CUDA_ATTN_PAIR=0 launches them one
   /// after the other. For experiments and the bench.
   public var attentionBackwardPair: Bool
-  /// Run the gradient-free gate/up + SwiGLU and QKV + RoPE projections as one fused-epilogue
-  /// GEMM each (Kernels/linear_fused.cu; Hopper) instead of cuBLASLt and a separate kernel:
-  /// the default. Env HRM_CUDA_FUSED_LINEAR=0 turns both off. For experiments and the bench.
+  /// Run the gradient-free gate/up + SwiGLU projection (and QKV + RoPE, where
+  /// fusedRotaryProjection asks for it) as one fused-epilogue GEMM (Kernels/linear_fused.cu;
+  /// Hopper) instead of cuBLASLt and a separate kernel: the default. Env
+  /// HRM_CUDA_FUSED_LINEAR=0 turns both off. For experiments and the bench.
   public var fusedLinear: Bool
   /// The model's attention input through the fused QKV + RoPE projection (where fusedLinear
   /// and prefersRotaryProjection allow). Off: 19 us per call slower than cuBLASLt + rope.cu
-  /// timed alone, +1-2 ms per (96, 900) training step and +10 ms per evaluation in the model
-  /// (docs/perf-cuda.md run 61). Env HRM_CUDA_FUSED_ROPE=1 turns it on.
+  /// timed alone, +0.6 to +2.5 ms per (96, 900) training step and +10 ms per evaluation in
+  /// the model (docs/perf-cuda.md run 61). Env HRM_CUDA_FUSED_ROPE=1 turns it on.
   public var fusedRotaryProjection: Bool
   /// Rows from which the fused projections run: the gate/up + SwiGLU one measured faster than
-  /// cuBLASLt + swiglu.cu at 86,400 rows (the (96, 900) shape: -1 to -2 ms per training
+  /// cuBLASLt + swiglu.cu at 86,400 rows (the (96, 900) shape: -0.5 to -1.8 ms per training
   /// step, -15 to -17 ms per evaluation batch) and slower at 31,488 (kernel bench, +14 us per
   /// call) and 62,208 rows ((768, 81) training step +0.7 ms); docs/perf-cuda.md run 59. The
-  /// selftest lowers it to check the kernels on small shapes.
+  /// selftest and the kernel bench lower it to run the kernels on small shapes.
   public var fusedLinearMinRows = 65536
   /// Use the short-sequence attention forward (T <= 128, head dim 64: one block per head,
   /// RoPE applied while loading; attention.cu) where it applies: the default. Env

@@ -8,16 +8,17 @@
 // One producer thread (warp 8 of warpgroup 2, which gives its registers to the others with
 // setmaxnreg: 40 per thread there, 232 in the consumers) issues a TMA copy per operand tile
 // into four 128-byte-swizzled stages (the layout wg_desc_sw128 reads) and two consumer
-// warpgroups (warps 0-7) run the products; full / empty mbarriers replace the block barrier, so copies run four k-steps
-// ahead and a warpgroup waits only for its own data. Tiles of 128 rows x 256 columns
+// warpgroups (warps 0-7) run the products; full / empty mbarriers replace the block
+// barrier, so copies run four k-steps ahead and a warpgroup waits only for its own data. Tiles of 128 rows x 256 columns
 // (m64n256k16 per warpgroup, 128 accumulators per thread); SwiGLU tiles cover 128 outputs
 // (128 gate rows of W, then the 128 matching up rows), RoPE tiles four heads. Persistent:
 // one block per SM walks tiles blockIdx.x, + gridDim.x, ... (column tiles fastest), so the
 // producer fills the stages for the next tile while the consumers run this one's epilogue.
-// Measured (docs/perf-cuda.md runs 53-58): an earlier version with cp.async copies by every
-// thread and 128 x 128 tiles reached 175 TFLOP/s unswizzled and 460 swizzled; this one 561
-// (cuBLASLt 593-680 on the same shape), and gate/up + SwiGLU 0.551 ms against 0.632 for
-// cuBLASLt + swiglu.cu. The RoPE epilogue cost 0.2 ms while it spilled and loaded its table
+// Measured (docs/perf-cuda.md runs 53-61): an earlier version with cp.async copies by every
+// thread and 128 x 128 tiles reached 175 TFLOP/s unswizzled and 460 swizzled; this one
+// 561-613 (cuBLASLt 593-610 in the same calls), gate/up + SwiGLU 0.551-0.586 ms against
+// 0.581-0.632 for cuBLASLt + swiglu.cu timed alone (runs 58, 59, 61) and -15 to -17 ms per
+// (96, 900) evaluation batch in the model (run 59). The RoPE epilogue cost 0.2 ms while it spilled and loaded its table
 // entries one after another (run 58); loading all of them at once with the consumers' larger
 // register budget, QKV + RoPE takes 0.355 ms against 0.335 for cuBLASLt + rope.cu (run 61),
 // so the model uses it only on request (HRM_CUDA_FUSED_ROPE=1).
