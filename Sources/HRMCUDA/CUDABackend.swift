@@ -73,16 +73,13 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   /// HRM_CUDA_FUSED_LINEAR=0 turns both off. For experiments and the bench.
   public var fusedLinear: Bool
   /// The model's attention input through the fused QKV + RoPE projection (where fusedLinear
-  /// and prefersRotaryProjection allow). Off: 19 us per call slower than cuBLASLt + rope.cu
-  /// timed alone, +0.6 to +2.5 ms per (96, 900) training step and +10 ms per evaluation in
-  /// the model (docs/perf-cuda.md run 61). Env HRM_CUDA_FUSED_ROPE=1 turns it on.
+  /// and prefersRotaryProjection allow): the default since run 63 (timed alone 0.262 ms
+  /// against 0.334 for cuBLASLt + rope.cu; (96, 900) training step -2 ms, evaluation -17 ms;
+  /// docs/perf-cuda.md). Env HRM_CUDA_FUSED_ROPE=0 turns it off.
   public var fusedRotaryProjection: Bool
-  /// Rows from which the fused projections run: the gate/up + SwiGLU one measured faster than
-  /// cuBLASLt + swiglu.cu at 86,400 rows (the (96, 900) shape: -0.5 to -1.8 ms per training
-  /// step, -15 to -17 ms per evaluation batch) and slower at 31,488 (kernel bench, +14 us per
-  /// call) and 62,208 rows ((768, 81) training step +0.7 ms); docs/perf-cuda.md run 59. The
-  /// selftest and the kernel bench lower it to run the kernels on small shapes.
-  public var fusedLinearMinRows = 65536
+  /// The fused kernels' column tile, 192 or 256; nil takes 256 where the GEMM's columns
+  /// divide by it, else 192. Env HRM_CUDA_FUSED_TILE. For experiments and the bench.
+  public var fusedLinearTile: Int?
   /// Use the short-sequence attention forward (T <= 128, head dim 64: one block per head,
   /// RoPE applied while loading; attention.cu) where it applies: the default. Env
   /// HRM_CUDA_ATTN_SHORT=0 turns it off (the mma.sync tile kernels and a separate rope pass
@@ -212,7 +209,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     self.attentionMinBlocks = env["HRM_CUDA_ATTN_MINB"] != "0"
     self.attentionBackwardPair = env["HRM_CUDA_ATTN_PAIR"] != "0"
     self.fusedLinear = env["HRM_CUDA_FUSED_LINEAR"] != "0"
-    self.fusedRotaryProjection = env["HRM_CUDA_FUSED_ROPE"] == "1"
+    self.fusedRotaryProjection = env["HRM_CUDA_FUSED_ROPE"] != "0"
+    self.fusedLinearTile = env["HRM_CUDA_FUSED_TILE"].flatMap { Int($0) }.flatMap { $0 == 192 || $0 == 256 ? $0 : nil }
     self.attentionShort = env["HRM_CUDA_ATTN_SHORT"] != "0"
     self.attentionFusedRoPE = env["HRM_CUDA_ATTN_ROPE"] != "0"
     self.attentionWarpgroups = env["HRM_CUDA_ATTN_WGS"].flatMap { Int($0) }.flatMap { (0...4).contains($0) ? $0 : nil }

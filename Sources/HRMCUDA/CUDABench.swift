@@ -258,11 +258,12 @@ public enum BackendBench {
       let fh = Tensor.empty([frows, inner], .bf16, on: be), fq = Tensor.empty([frows, 3 * d], .bf16, on: be)
       let fwide = Tensor.empty([frows, 2 * inner], .bf16, on: be)
       let (fcos, fsin) = ropeTables(length: 901, headDim: headDim, theta: 10000, on: be)
-      let (saved, savedMinRows) = (cuda.fusedLinear, cuda.fusedLinearMinRows)
-      cuda.fusedLinearMinRows = 0   // the fused lines time the kernel at every row count
-      for fused in [false, true] {
-        cuda.fusedLinear = fused
-        let tag = fused ? "fused" : "cuBLASLt + kernel"
+      let (saved, savedTile) = (cuda.fusedLinear, cuda.fusedLinearTile)
+      // The composition, then the fused kernels with each column tile.
+      for tile in [nil, 192, 256] as [Int?] {
+        cuda.fusedLinear = tile != nil
+        cuda.fusedLinearTile = tile
+        let tag = tile.map { "fused tile \($0)" } ?? "cuBLASLt + kernel"
         timed("fused linearSwiGLU bf16 \(frows)x\(2 * inner)x\(d) (\(tag))", flops(2 * Double(frows * 2 * inner * d))) {
           be.linearSwiGLU(fx, weight: fgu, out: fh)
         }
@@ -273,14 +274,29 @@ public enum BackendBench {
           be.linearRotary(fx, weight: wqkv16, cos: fcos, sin: fsin, seq: 901, heads: heads, headDim: headDim, out: fq)
         }
       }
-      timed("fused GEMM alone (linear_tma_plain) \(frows)x\(2 * inner)x\(d)", flops(2 * Double(frows * 2 * inner * d))) {
-        _ = cuda.fusedLinearPlain(fx, weight: fgu, out: fwide)
+      // The GEMM alone (no epilogue op) at the model's three projection shapes: gate/up, QKV,
+      // down (x [frows, inner]); cuBLASLt first.
+      let fwdown = t([d, inner], .bf16, 1 / Float(inner).squareRoot())
+      let plain: [(String, Tensor, Tensor, Tensor)] = [("gate/up", fx, fgu, fwide), ("qkv", fx, wqkv16, fq),
+                                                     ("down", fh, fwdown, fx)]
+      for (name, a, w, o) in plain {
+        let (m, n, k) = (a.shape[0], w.shape[0], a.shape[1])
+        for tile in [nil, 192, 256] as [Int?] {
+          cuda.fusedLinear = true
+          cuda.fusedLinearTile = tile
+          if tile != nil && !cuda.fusedLinearPlain(a, weight: w, out: o) { continue }   // the tile does not divide n
+          let tag = tile.map { "fused tile \($0)" } ?? "cuBLASLt"
+          timed("fused GEMM \(name) \(m)x\(n)x\(k) (\(tag))", flops(2 * Double(m * n * k))) {
+            if tile == nil {
+              be.gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a, w, beta: 0, o)
+            } else {
+              _ = cuda.fusedLinearPlain(a, weight: w, out: o)
+            }
+          }
+        }
       }
       cuda.fusedLinear = saved
-      cuda.fusedLinearMinRows = savedMinRows
-      timed("fused GEMM comparison: cuBLASLt \(frows)x\(2 * inner)x\(d)", flops(2 * Double(frows * 2 * inner * d))) {
-        be.gemm(transA: false, transB: true, m: frows, n: 2 * inner, k: d, alpha: 1, fx, fgu, beta: 0, fwide)
-      }
+      cuda.fusedLinearTile = savedTile
     }
     timed("rope bf16 in place (query and key heads) [\(rows),\(3 * d)]", bytes(Double(rows * 2 * d * 4))) {
       be.rope(qkv, cos: cosT, sin: sinT, heads: heads, headDim: headDim, inverse: false, out: qkv)

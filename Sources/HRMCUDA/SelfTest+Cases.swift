@@ -351,36 +351,44 @@ extension BackendSelfTest {
 
   // MARK: - Projections with their element-wise op
 
-  /// linearSwiGLU and linearRotary (the fused-epilogue GEMM on Hopper unless
-  /// HRM_CUDA_FUSED_LINEAR=0, here below its usual row threshold too; else the composition).
-  /// Rows not a multiple of the 128-row tile, more k-steps (64 each) than the kernel's four
-  /// stages, several column tiles; the rotary cases hold query, key and value tiles (four
-  /// heads: one 256-column tile), and shapes the kernel does not take (inner 64, two heads,
-  /// f32) check the composition. Inputs scaled so products stay O(1).
+  /// linearSwiGLU and linearRotary (the fused-epilogue GEMMs on Hopper unless
+  /// HRM_CUDA_FUSED_LINEAR=0, once per column tile, 192 and 256; else the composition). Rows not a multiple of the 128-row tile, more
+  /// k-steps (64 each) than the kernels' stages, several column tiles, and shapes with more
+  /// tiles than an H200 has SMs (each block walks several, handing its output tile over more
+  /// than once); the rotary cases hold query, key and value heads. Shapes a kernel does not
+  /// take (inner 64, f32; inner 128 for the 192-column tile, inner 192 and two heads for the
+  /// 256-column one) check the composition. Inputs scaled so products stay O(1).
   func fusedProjections() {
-    let cuda = device as? CUDABackend, minRows = cuda?.fusedLinearMinRows
-    cuda?.fusedLinearMinRows = 0   // the kernels on these small shapes too
-    defer { if let minRows { cuda?.fusedLinearMinRows = minRows } }
-    for (dtype, rows, k, inner) in [(DType.bf16, 300, 320, 128), (.bf16, 128, 64, 64), (.f32, 37, 96, 40)] {
-      let x = normal(rows * k, 1), w = normal(2 * inner * k, 1 / Float(k).squareRoot())
-      check("linearSwiGLU", "\(dtype) [\(rows),\(k)] x [\(2 * inner),\(k)]") { be in
-        let out = S.poisoned([rows, inner], dtype, on: be)
-        be.linearSwiGLU(S.make(x, [rows, k], dtype, on: be), weight: S.make(w, [2 * inner, k], dtype, on: be), out: out)
-        return [out]
+    let cuda = device as? CUDABackend, savedTile = cuda?.fusedLinearTile
+    defer { cuda?.fusedLinearTile = savedTile }
+    let tiles: [Int?] = cuda?.compiler.hopperFeatures == true ? [192, 256] : [nil]
+    for tile in tiles {
+      cuda?.fusedLinearTile = tile
+      let kernel = tile.map { " tile \($0)" } ?? ""
+      for (dtype, rows, k, inner) in [(DType.bf16, 300, 320, 128), (.bf16, 300, 320, 192), (.bf16, 9001, 128, 384),
+                                      (.bf16, 128, 64, 64), (.f32, 37, 96, 40)] {
+        let x = normal(rows * k, 1), w = normal(2 * inner * k, 1 / Float(k).squareRoot())
+        check("linearSwiGLU", "\(dtype) [\(rows),\(k)] x [\(2 * inner),\(k)]\(kernel)") { be in
+          let out = S.poisoned([rows, inner], dtype, on: be)
+          be.linearSwiGLU(S.make(x, [rows, k], dtype, on: be), weight: S.make(w, [2 * inner, k], dtype, on: be),
+                          out: out)
+          return [out]
+        }
       }
-    }
-    for (dtype, batch, seq, heads, k) in [(DType.bf16, 3, 100, 2, 192), (.bf16, 2, 901, 4, 64), (.bf16, 2, 150, 4, 320),
-                                          (.f32, 2, 9, 2, 64)] {
-      let (headDim, rows) = (64, batch * seq)
-      let width = 3 * heads * headDim
-      let x = normal(rows * k, 1), w = normal(width * k, 1 / Float(k).squareRoot())
-      let cosT = uniform(seq * headDim, -1, 1), sinT = uniform(seq * headDim, -1, 1)
-      check("linearRotary", "\(dtype) B\(batch) T\(seq) H\(heads) K\(k)") { be in
-        let out = S.poisoned([rows, width], dtype, on: be)
-        be.linearRotary(S.make(x, [rows, k], dtype, on: be), weight: S.make(w, [width, k], dtype, on: be),
-                        cos: S.make(cosT, [seq, headDim], .f32, on: be), sin: S.make(sinT, [seq, headDim], .f32, on: be),
-                        seq: seq, heads: heads, headDim: headDim, out: out)
-        return [out]
+      for (dtype, batch, seq, heads, k) in [(DType.bf16, 3, 100, 2, 192), (.bf16, 2, 901, 4, 64),
+                                            (.bf16, 2, 150, 4, 320), (.bf16, 10, 901, 4, 64), (.f32, 2, 9, 2, 64)] {
+        let (headDim, rows) = (64, batch * seq)
+        let width = 3 * heads * headDim
+        let x = normal(rows * k, 1), w = normal(width * k, 1 / Float(k).squareRoot())
+        let cosT = uniform(seq * headDim, -1, 1), sinT = uniform(seq * headDim, -1, 1)
+        check("linearRotary", "\(dtype) B\(batch) T\(seq) H\(heads) K\(k)\(kernel)") { be in
+          let out = S.poisoned([rows, width], dtype, on: be)
+          be.linearRotary(S.make(x, [rows, k], dtype, on: be), weight: S.make(w, [width, k], dtype, on: be),
+                          cos: S.make(cosT, [seq, headDim], .f32, on: be),
+                          sin: S.make(sinT, [seq, headDim], .f32, on: be), seq: seq, heads: heads, headDim: headDim,
+                          out: out)
+          return [out]
+        }
       }
     }
   }

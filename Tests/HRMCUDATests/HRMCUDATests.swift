@@ -75,16 +75,20 @@ final class EmbeddedKernelTests: XCTestCase {
       }
     }
     XCTAssertGreaterThan(launched.count, 30)
-    // The fused projections launch "linear_tma_" + the epilogue named in launchFusedLinear("...").
+    // The fused projections launch "linear_ws_EPILOGUE_TILE" for the epilogues named in
+    // launchFusedLinear("...") and tiles 192 and 256, defined through a macro per tile.
     let fused = try String(contentsOf: swiftDir.appendingPathComponent("CUDABackend+FusedLinear.swift"), encoding: .utf8)
     let fusedPattern = try NSRegularExpression(pattern: #"launchFusedLinear\("([a-z]+)""#)
     let epilogues = fusedPattern.matches(in: fused, range: NSRange(fused.startIndex..., in: fused))
       .map { String(fused[Range($0.range(at: 1), in: fused)!]) }
     XCTAssertEqual(Set(epilogues), ["plain", "swiglu", "rope"])
-    XCTAssertTrue(fused.contains(#""linear_tma_" + epilogue"#), "the fused kernels' name prefix changed")
+    XCTAssertTrue(fused.contains(#""linear_ws_\(epilogue)_\(tile)""#), "the fused kernels' names changed")
     let fusedSource = try XCTUnwrap(CUDAKernelSources.source(named: "linear_fused.cu"))
     for name in epilogues {
-      XCTAssertTrue(fusedSource.contains(" linear_tma_\(name)("), "no kernel linear_tma_\(name) in linear_fused.cu")
+      XCTAssertTrue(fusedSource.contains(" linear_ws_\(name)_##BN("), "no kernel linear_ws_\(name)_BN in linear_fused.cu")
+    }
+    for tile in [192, 256] {
+      XCTAssertTrue(fusedSource.contains("\nLINEAR_WS_KERNELS(\(tile))"), "linear_fused.cu has no kernels for tile \(tile)")
     }
     for (file, kernel) in launched {
       let source = try XCTUnwrap(CUDAKernelSources.source(named: file), file)

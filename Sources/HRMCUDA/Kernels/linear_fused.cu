@@ -1,28 +1,29 @@
 // linear_fused.cu: y = x W^T (bf16 operands, f32 accumulation) on Hopper tensor cores
-// (wgmma), with the element-wise op that follows the projection in the model applied to the
-// accumulators, for forward passes that keep nothing for a gradient: SwiGLU after the gate/up
+// (wgmma), with the element-wise op that follows the projection in the model applied on the
+// way out, for forward passes that keep nothing for a gradient: SwiGLU after the gate/up
 // projection (the [M, 2I] product never reaches memory) and RoPE on the query and key heads
 // after the QKV projection. These round as the unfused path does: the product is rounded to
 // bf16 before the element-wise op, which then matches swiglu.cu / rope.cu.
 //
-// One producer thread (warp 8 of warpgroup 2, which gives its registers to the others with
-// setmaxnreg: 40 per thread there, 232 in the consumers) issues a TMA copy per operand tile
-// into four 128-byte-swizzled stages (the layout wg_desc_sw128 reads) and two consumer
-// warpgroups (warps 0-7) run the products; full / empty mbarriers replace the block
-// barrier, so copies run four k-steps ahead and a warpgroup waits only for its own data. Tiles of 128 rows x 256 columns
-// (m64n256k16 per warpgroup, 128 accumulators per thread); SwiGLU tiles cover 128 outputs
-// (128 gate rows of W, then the 128 matching up rows), RoPE tiles four heads. Persistent:
-// one block per SM walks tiles blockIdx.x, + gridDim.x, ... (column tiles fastest), so the
-// producer fills the stages for the next tile while the consumers run this one's epilogue.
-// Measured (docs/perf-cuda.md runs 53-61): an earlier version with cp.async copies by every
-// thread and 128 x 128 tiles reached 175 TFLOP/s unswizzled and 460 swizzled; this one
-// 561-613 (cuBLASLt 593-610 in the same calls), gate/up + SwiGLU 0.551-0.586 ms against
-// 0.581-0.632 for cuBLASLt + swiglu.cu timed alone (runs 58, 59, 61) and -15 to -17 ms per
-// (96, 900) evaluation batch in the model (run 59). The RoPE epilogue cost 0.2 ms while it spilled and loaded its table
-// entries one after another (run 58); loading all of them at once with the consumers' larger
-// register budget, QKV + RoPE takes 0.355 ms against 0.335 for cuBLASLt + rope.cu (run 61),
-// so the model uses it only on request (HRM_CUDA_FUSED_ROPE=1).
-// Needs K % 64 == 0, 16-byte aligned rows, N % 256 == 0 (SwiGLU: I % 128 == 0).
+// Warp-specialised and persistent (one block of 384 threads per SM walks tiles blockIdx.x,
+// + gridDim.x, ..., column tiles fastest). Tiles of 128 rows x BN columns (BN = 256 or 192):
+//  - one producer thread (warp 8) issues TMA copies (tensor maps from the driver's
+//    cuTensorMapEncodeTiled) of each k-step's A and B tiles into 128-byte-swizzled stages
+//    (the layout wg_desc_sw128 reads), full / empty mbarriers per stage;
+//  - two consumer warpgroups (warps 0-7, rows 0-63 and 64-127) run m64nBNk16 products, then
+//    round them to bf16 into a shared-memory output tile and go straight on to the next
+//    tile;
+//  - three epilogue warps (9-11) take the output tile from there, apply the op and store
+//    whole 16-byte chunks while the next tile's products run. Named barriers hand the
+//    output tile over: 1 = written (consumers arrive, epilogue warps wait), 2 = free.
+// SwiGLU tiles pair BN / 2 gate rows of W with the matching up rows; RoPE tiles hold BN / 64
+// heads. BN = 256 fits three stages beside its 64 KB output tile, BN = 192 four beside 48 KB.
+// Measured (docs/perf-cuda.md runs 53-63): the first version (cp.async copies by every
+// thread, 128 x 128 tiles) reached 175 TFLOP/s unswizzled and 460 swizzled; with TMA and the
+// op applied by the consumers themselves (tensor cores idle meanwhile) gate/up + SwiGLU took
+// 0.567 ms and QKV + RoPE 0.356 ms; with the epilogue warps 0.486 and 0.262 ms (BN 256),
+// against 0.624 and 0.334 ms for cuBLASLt + swiglu.cu / rope.cu (run 63).
+// Needs K % 64 == 0, 16-byte aligned rows, N % BN == 0 (SwiGLU: 2I % BN == 0).
 #include "common.cuh"
 #include "tensorcore.cuh"
 
@@ -104,80 +105,150 @@ __device__ __forceinline__ void wgmma_m64n256k16_ss(float (&d)[128], u64 adesc, 
       : "memory");
 }
 
-/// A consumer warp's share of a TMA tile's epilogue: its 16 rows (from rowBase) x 256
-/// columns of products in C fragments (acc[nt * 4 + e]: columns 8 nt + 2 t + (e & 1), rows
-/// g (e < 2) and g + 8), the element-wise op applied, stored through the warp's 2 KB stage.
-template <int EPI>
-__device__ __forceinline__ void linear_tma_epilogue(float (&acc)[128], bf16_t* __restrict__ out, int m, int n,
-                                                    int rowBase, int c0, int lane, bf16_t* stage,
-                                                    const float* __restrict__ cosT, const float* __restrict__ sinT,
-                                                    int seq, int heads) {
-  float(*c)[4] = (float(*)[4])acc;
-  if constexpr (EPI == LF_SWIGLU) {
-    // Gate columns 0..127 (c[0..15]), up columns 128..255 (c[16..31]); h in the gate slots.
+/// d (64x192 f32, 96 per thread) += A (64x16) * B (16x192), both from shared memory, K-major.
+__device__ __forceinline__ void wgmma_m64n192k16_ss(float (&d)[96], u64 adesc, u64 bdesc) {
+  asm volatile(
+      "{\n"
+      "wgmma.mma_async.sync.aligned.m64n192k16.f32.bf16.bf16 "
+      "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+      "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+      "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+      "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+      "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+      "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95}, "
+      "%96, %97, 1, 1, 1, 0, 0;\n}\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+        "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+        "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+        "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+        "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+        "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+        "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+        "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+        "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+        "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+        "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+        "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95])
+      : "l"(adesc), "l"(bdesc)
+      : "memory");
+}
+
+/// d (64 x BN f32, BN / 2 per thread) += A (64 x 16) * B (16 x BN), from shared memory.
+template <int BN>
+__device__ __forceinline__ void wgmma_ss(float (&d)[BN / 2], u64 adesc, u64 bdesc) {
+  if constexpr (BN == 192) wgmma_m64n192k16_ss(d, adesc, bdesc);
+  else wgmma_m64n256k16_ss(d, adesc, bdesc);
+}
+
+__device__ __forceinline__ void named_bar_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void named_bar_arrive(int id, int threads) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
+/// The output tile in shared memory: 64-column slabs of 128 rows x 128 bytes, 16-byte chunk c
+/// of row r at chunk c ^ (r % 8) (so the consumers' 4-byte writes, 8 rows x 4 threads, and
+/// the epilogue's 16-byte reads, 8 chunks of a row, meet no bank twice). Element offset of
+/// the 8 columns from `col` (a multiple of 8; a thread's pair at col + 2 t adds 2 t).
+__device__ __forceinline__ int ws_chunk(int row, int col) {
+  return (col >> 6) * 8192 + row * 64 + ((((col & 63) >> 3) ^ (row & 7)) << 3);
+}
+
+/// Eight bf16 (a uint4) as floats and back.
+__device__ __forceinline__ void unpack8(uint4 v, float (&f)[8]) {
+  const unsigned w[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
-    for (int nt = 0; nt < 16; nt++)
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const float g = round_bf16(c[nt][e]), u = round_bf16(c[nt + 16][e]);
-        c[nt][e] = g * fast_sigmoid(g) * u;
-      }
-    store_c_rows_staged(out, DT_BF16, c0, n, c, rowBase, m, lane, 1.0f, 1.0f, stage);
-    store_c_rows_staged(out, DT_BF16, c0 + 64, n, c + 8, rowBase, m, lane, 1.0f, 1.0f, stage);
-  } else if constexpr (EPI == LF_ROPE) {
-    // Four heads of 64 columns; query and key head slots (< 2H) rotate: element d < 32 pairs
-    // with d + 32 (column tiles nt and nt + 4 of the same thread). The table entries a thread
-    // needs are the same for the four heads.
-    const int t = lane & 3, g = lane >> 2;
-    const int p0 = (rowBase + g) % seq, p1 = (rowBase + g + 8) % seq;
-    const int rotating = min(4, max(0, 2 * heads - c0 / 64));   // heads of this tile that rotate
-    // Every table entry first (64 registers, independent loads in flight together).
-    float2 cl[4][2], ch[4][2], sl[4][2], sh[4][2];
-#pragma unroll
-    for (int nt = 0; nt < 4; nt++)
-#pragma unroll
-      for (int half = 0; half < 2; half++) {
-        const i64 p = (i64)(half ? p1 : p0) * 64 + nt * 8 + 2 * t;
-        cl[nt][half] = *(const float2*)(cosT + p);
-        ch[nt][half] = *(const float2*)(cosT + p + 32);
-        sl[nt][half] = *(const float2*)(sinT + p);
-        sh[nt][half] = *(const float2*)(sinT + p + 32);
-      }
-#pragma unroll
-    for (int hh = 0; hh < 4; hh++) {
-      if (hh >= rotating) break;
-#pragma unroll
-      for (int nt = 0; nt < 4; nt++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-          const int half = e >> 1, j = e & 1;
-          const float c1 = j ? cl[nt][half].y : cl[nt][half].x, c2 = j ? ch[nt][half].y : ch[nt][half].x;
-          const float s1 = j ? sl[nt][half].y : sl[nt][half].x, s2 = j ? sh[nt][half].y : sh[nt][half].x;
-          const float x1 = round_bf16(c[hh * 8 + nt][e]), x2 = round_bf16(c[hh * 8 + nt + 4][e]);
-          c[hh * 8 + nt][e] = x1 * c1 - x2 * s1;
-          c[hh * 8 + nt + 4][e] = x2 * c2 + x1 * s2;
-        }
+  for (int i = 0; i < 4; i++) {
+    f[2 * i] = __uint_as_float(w[i] << 16);
+    f[2 * i + 1] = __uint_as_float(w[i] & 0xFFFF0000u);
+  }
+}
+__device__ __forceinline__ uint4 pack8(const float (&f)[8]) {
+  return make_uint4(pack_bf16x2(f[0], f[1]), pack_bf16x2(f[2], f[3]), pack_bf16x2(f[4], f[5]),
+                    pack_bf16x2(f[6], f[7]));
+}
+
+/// The epilogue warps' work on one output tile (rows m0.., tile columns c0.. of the output):
+/// read from `ob`, the op applied, 16-byte stores. e = 0..95.
+template <int EPI, int BN>
+__device__ __forceinline__ void ws_epilogue(const bf16_t* ob, bf16_t* __restrict__ out, int m, int n, int m0, int c0,
+                                            int e, const float* __restrict__ cosT, const float* __restrict__ sinT,
+                                            int seq, int heads) {
+  constexpr int THREADS = 96;
+  if constexpr (EPI == LF_PLAIN) {
+    constexpr int CHUNKS = BN / 8;   // per row
+    for (int i = e; i < 128 * CHUNKS; i += THREADS) {
+      const int row = i / CHUNKS, cc = i - row * CHUNKS;
+      const uint4 v = *(const uint4*)(ob + ws_chunk(row, cc * 8));
+      if (m0 + row < m) *(uint4*)(out + (i64)(m0 + row) * n + c0 + cc * 8) = v;
     }
+  } else if constexpr (EPI == LF_SWIGLU) {
+    // Gate columns 0 .. BN/2 - 1 of the tile, the matching up columns BN/2 .. BN - 1.
+    constexpr int CHUNKS = BN / 16;
+    for (int i = e; i < 128 * CHUNKS; i += THREADS) {
+      const int row = i / CHUNKS, cc = i - row * CHUNKS;
+      float g[8], u[8];
+      unpack8(*(const uint4*)(ob + ws_chunk(row, cc * 8)), g);
+      unpack8(*(const uint4*)(ob + ws_chunk(row, BN / 2 + cc * 8)), u);
 #pragma unroll
-    for (int hh = 0; hh < 4; hh++)
-      store_c_rows_staged(out, DT_BF16, c0 + 64 * hh, n, c + 8 * hh, rowBase, m, lane, 1.0f, 1.0f, stage);
+      for (int j = 0; j < 8; j++) g[j] = g[j] * fast_sigmoid(g[j]) * u[j];
+      if (m0 + row < m) *(uint4*)(out + (i64)(m0 + row) * n + c0 + cc * 8) = pack8(g);
+    }
   } else {
+    // Units (row, j): columns 8 j .. 8 j + 7 of every head in the tile paired with 32 + 8 j ..;
+    // the table entries (position (m0 + row) % seq) are loaded once for all BN / 64 heads.
+    const int rotating = min(BN / 64, max(0, 2 * heads - c0 / 64));   // heads of the tile that rotate
+    for (int i = e; i < 128 * 4; i += THREADS) {
+      const int row = i >> 2, j = i & 3;
+      const i64 p = (i64)((m0 + row) % seq) * 64 + 8 * j;
+      float4 t[8];
 #pragma unroll
-    for (int q = 0; q < 4; q++)
-      store_c_rows_staged(out, DT_BF16, c0 + 64 * q, n, c + 8 * q, rowBase, m, lane, 1.0f, 1.0f, stage);
+      for (int h = 0; h < 2; h++) {
+        t[2 * h] = *(const float4*)(cosT + p + 32 * h);
+        t[2 * h + 1] = *(const float4*)(cosT + p + 32 * h + 4);
+        t[4 + 2 * h] = *(const float4*)(sinT + p + 32 * h);
+        t[5 + 2 * h] = *(const float4*)(sinT + p + 32 * h + 4);
+      }
+      const float* cl = (const float*)&t[0];   // cos at d (8), then at d + 32 (8)
+      const float* sl = (const float*)&t[4];   // sin likewise
+#pragma unroll
+      for (int hh = 0; hh < BN / 64; hh++) {
+        const uint4 v1 = *(const uint4*)(ob + ws_chunk(row, hh * 64 + 8 * j));
+        const uint4 v2 = *(const uint4*)(ob + ws_chunk(row, hh * 64 + 32 + 8 * j));
+        uint4 o1 = v1, o2 = v2;
+        if (hh < rotating) {
+          float x1[8], x2[8], y1[8], y2[8];
+          unpack8(v1, x1);
+          unpack8(v2, x2);
+#pragma unroll
+          for (int d = 0; d < 8; d++) {
+            y1[d] = x1[d] * cl[d] - x2[d] * sl[d];
+            y2[d] = x2[d] * cl[8 + d] + x1[d] * sl[8 + d];
+          }
+          o1 = pack8(y1);
+          o2 = pack8(y2);
+        }
+        if (m0 + row < m) {
+          bf16_t* o = out + (i64)(m0 + row) * n + c0 + hh * 64 + 8 * j;
+          *(uint4*)o = o1;
+          *(uint4*)(o + 32) = o2;
+        }
+      }
+    }
   }
 }
 
-template <int EPI>
-__device__ __forceinline__ void linear_tma_impl(const TmaMap* xmap, const TmaMap* wmap, bf16_t* __restrict__ out, int m,
-                                                int n, int k, int colTiles, const float* __restrict__ cosT,
-                                                const float* __restrict__ sinT, int seq, int heads) {
-  constexpr int BM = 128, BN = 256, BK = 64, STAGES = 4;
+template <int EPI, int BN>
+__device__ __forceinline__ void linear_ws_impl(const TmaMap* xmap, const TmaMap* wmap, bf16_t* __restrict__ out, int m,
+                                               int n, int k, int colTiles, const float* __restrict__ cosT,
+                                               const float* __restrict__ sinT, int seq, int heads) {
+  constexpr int BM = 128, BK = 64, STAGES = BN == 192 ? 4 : 3, HANDOFF = 256 + 96;
   constexpr int ATILE = BM * BK, STAGE = (BM + BN) * BK;   // bf16 elements
   extern __shared__ __align__(128) unsigned char lt_smem[];
   bf16_t* sm = (bf16_t*)align_1024(lt_smem);
-  bf16_t* staging = sm + STAGES * STAGE;                   // 2 KB per consumer warp
-  u64* full = (u64*)(staging + 8 * 1024);
+  bf16_t* ob = sm + STAGES * STAGE;   // the output tile, BN / 64 slabs of 16 KB
+  u64* full = (u64*)(ob + BM * BN);
   u64* empty = full + STAGES;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   constexpr int COLS = EPI == LF_SWIGLU ? BN / 2 : BN;   // output columns per tile
@@ -185,44 +256,57 @@ __device__ __forceinline__ void linear_tma_impl(const TmaMap* xmap, const TmaMap
   if (threadIdx.x == 0) {
 #pragma unroll
     for (int s = 0; s < STAGES; s++) {
-      mbar_init(&full[s], 1);    // the producer's arrival (+ the copies' bytes)
-      mbar_init(&empty[s], 8);   // one arrival per consumer warp
+      mbar_init(&full[s], 1);
+      mbar_init(&empty[s], 8);
     }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
-  __syncthreads();   // the only block-wide barrier: the producer leaves after its loop
+  __syncthreads();
 
-  // Stage use `it` counts k-steps over all of this block's tiles: stage it % STAGES, phase
-  // (it / STAGES) & 1 of its barriers.
-  if (warp >= 8) {   // the producer warpgroup: one thread issues the copies
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n" ::: "memory");
-    if (warp == 8 && lane == 0) {
-      int it = 0;
-      for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        const int m0 = (tile / colTiles) * BM, c0 = (tile % colTiles) * COLS;
-        for (int kt = 0; kt < ktiles; kt++, it++) {
-          const int s = it % STAGES;
-          if (it >= STAGES) mbar_wait(&empty[s], ((it / STAGES) - 1) & 1);   // its last use is done
-          mbar_arrive_expect_tx(&full[s], STAGE * 2);
-          bf16_t* a = sm + s * STAGE;
-          tma_load_2d(a, xmap, kt * BK, m0, &full[s]);
-          tma_load_2d(a + ATILE, wmap, kt * BK, c0, &full[s]);
-          tma_load_2d(a + ATILE + 128 * BK, wmap, kt * BK, EPI == LF_SWIGLU ? n + c0 : c0 + 128, &full[s]);
+  // Registers: setmaxnreg moves them within the block's launch allocation (384 x 168), so
+  // 256 x 200 for the consumers + 128 x 104 here must not exceed it (more makes .inc wait
+  // forever).
+  if (warp >= 8) {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 104;\n" ::: "memory");
+    if (warp == 8) {   // the producer: one thread issues the copies
+      if (lane == 0) {
+        int it = 0;
+        for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+          const int m0 = (tile / colTiles) * BM, c0 = (tile % colTiles) * COLS;
+          const int w1 = EPI == LF_SWIGLU ? n + c0 : c0 + BN / 2;   // the second half's first W row
+          for (int kt = 0; kt < ktiles; kt++, it++) {
+            const int s = it % STAGES;
+            if (it >= STAGES) mbar_wait(&empty[s], ((it / STAGES) - 1) & 1);
+            mbar_arrive_expect_tx(&full[s], STAGE * 2);
+            bf16_t* a = sm + s * STAGE;
+            tma_load_2d(a, xmap, kt * BK, m0, &full[s]);
+            tma_load_2d(a + ATILE, wmap, kt * BK, c0, &full[s]);
+            tma_load_2d(a + ATILE + (BN / 2) * BK, wmap, kt * BK, w1, &full[s]);
+          }
         }
       }
+      return;
+    }
+    // The epilogue warps: the output tile starts free.
+    const int e = threadIdx.x - 288;
+    named_bar_arrive(2, HANDOFF);
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+      named_bar_sync(1, HANDOFF);
+      ws_epilogue<EPI, BN>(ob, out, m, n, (tile / colTiles) * BM, (tile % colTiles) * COLS, e, cosT, sinT, seq,
+                           heads);
+      if (tile + gridDim.x < tiles) named_bar_arrive(2, HANDOFF);
     }
     return;
   }
 
-  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n" ::: "memory");
-  const int wg = wg_index();   // 0 or 1: rows 64 wg .. of the tile
-  bf16_t* stage = staging + warp * 1024;
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 200;\n" ::: "memory");
+  const int wg = wg_index();
+  const int g = lane >> 2, t = lane & 3, r0 = wg * 64 + (warp & 3) * 16 + g;   // this thread's rows r0, r0 + 8
   int it = 0;
   for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-    const int m0 = (tile / colTiles) * BM, c0 = (tile % colTiles) * COLS;
-    float acc[128];
+    float acc[BN / 2];
 #pragma unroll
-    for (int i = 0; i < 128; i++) acc[i] = 0.0f;
+    for (int i = 0; i < BN / 2; i++) acc[i] = 0.0f;
     for (int kt = 0; kt < ktiles; kt++, it++) {
       const int s = it % STAGES;
       mbar_wait(&full[s], (it / STAGES) & 1);
@@ -230,41 +314,52 @@ __device__ __forceinline__ void linear_tma_impl(const TmaMap* xmap, const TmaMap
       const bf16_t* b = sm + s * STAGE + ATILE;
       wg_fence();
 #pragma unroll
-      for (int kc = 0; kc < BK / 16; kc++)
-        wgmma_m64n256k16_ss(acc, wg_desc_sw128(a + kc * 16), wg_desc_sw128(b + kc * 16));
+      for (int kc = 0; kc < BK / 16; kc++) wgmma_ss<BN>(acc, wg_desc_sw128(a + kc * 16), wg_desc_sw128(b + kc * 16));
       wg_commit();
-      wg_wait<1>();   // the previous k-step's products are done: its stage may be refilled
+      wg_wait<1>();
       if (kt > 0 && lane == 0) mbar_arrive(&empty[(it - 1) % STAGES]);
     }
     wg_wait<0>();
     wg_hold(acc);
-    if (lane == 0) mbar_arrive(&empty[(it - 1) % STAGES]);   // the tile's last stage
-    linear_tma_epilogue<EPI>(acc, out, m, n, m0 + wg * 64 + (warp & 3) * 16, c0, lane, stage, cosT, sinT, seq, heads);
+    if (lane == 0) mbar_arrive(&empty[(it - 1) % STAGES]);
+    // Hand the products over as bf16 (the rounding the unfused path applies before its op).
+    float(*c)[4] = (float(*)[4])acc;
+    named_bar_sync(2, HANDOFF);
+#pragma unroll
+    for (int nt = 0; nt < BN / 8; nt++) {
+      const int col = nt * 8;
+      *(unsigned*)(ob + ws_chunk(r0, col) + 2 * t) = pack_bf16x2(c[nt][0], c[nt][1]);
+      *(unsigned*)(ob + ws_chunk(r0 + 8, col) + 2 * t) = pack_bf16x2(c[nt][2], c[nt][3]);
+    }
+    named_bar_arrive(1, HANDOFF);
   }
 }
 
-/// The kernels: out [M, N] = x W^T; out [M, I] = silu(g) u with [g | u] = x W^T, W [2I, K];
-/// out [M, 3 H 64] = x W^T with RoPE (cos, sin [T, 64]; row r at position r % T) on the query
-/// and key heads. Tensor maps of x [M, K] (boxes 64 x 128) and W [N or 2I, K] (boxes 64 x
-/// 128); colTiles = N / 256 (SwiGLU: I / 128) column tiles
-/// by ceil(M / 128) row tiles, walked by at most one block per SM; 384 threads; 4 x 48 KB
-/// stages + 16 KB staging + barriers + 1 KB alignment.
-extern "C" __global__ void __launch_bounds__(384, 1) linear_tma_plain(const __grid_constant__ TmaMap xmap,
-                                                                      const __grid_constant__ TmaMap wmap, bf16_t* out,
-                                                                      int m, int n, int k, int colTiles) {
-  linear_tma_impl<LF_PLAIN>(&xmap, &wmap, out, m, n, k, colTiles, nullptr, nullptr, 1, 0);
-}
-extern "C" __global__ void __launch_bounds__(384, 1) linear_tma_swiglu(const __grid_constant__ TmaMap xmap,
-                                                                       const __grid_constant__ TmaMap wmap, bf16_t* out,
-                                                                       int m, int inner, int k, int colTiles) {
-  linear_tma_impl<LF_SWIGLU>(&xmap, &wmap, out, m, inner, k, colTiles, nullptr, nullptr, 1, 0);
-}
-extern "C" __global__ void __launch_bounds__(384, 1) linear_tma_rope(const __grid_constant__ TmaMap xmap,
-                                                                     const __grid_constant__ TmaMap wmap, bf16_t* out,
-                                                                     int m, int n, int k, int colTiles,
-                                                                     const float* cosT, const float* sinT, int seq,
-                                                                     int heads) {
-  linear_tma_impl<LF_ROPE>(&xmap, &wmap, out, m, n, k, colTiles, cosT, sinT, seq, heads);
-}
+/// The kernels, linear_ws_{plain,swiglu,rope}_{192,256}: out [M, N] = x W^T; out [M, I] =
+/// silu(g) u with [g | u] = x W^T, W [2I, K]; out [M, 3 H 64] = x W^T with RoPE (cos, sin
+/// [T, 64] f32, 16-byte aligned; row r at position r % T) on the query and key heads. Tensor
+/// maps of x [M, K] (boxes 64 x 128) and W [N or 2I, K] (boxes 64 x BN / 2); colTiles = N /
+/// BN (SwiGLU: 2I / BN) column tiles by ceil(M / 128) row tiles, walked by at most one block
+/// per SM; 384 threads; the stages, the output tile (128 x BN bf16), the stages' mbarriers and
+/// 1 KB for alignment of dynamic shared memory.
+#define LINEAR_WS_KERNELS(BN)                                                                                       \
+  extern "C" __global__ void __launch_bounds__(384, 1)                                                             \
+      linear_ws_plain_##BN(const __grid_constant__ TmaMap xmap, const __grid_constant__ TmaMap wmap, bf16_t* out,  \
+                           int m, int n, int k, int colTiles) {                                                    \
+    linear_ws_impl<LF_PLAIN, BN>(&xmap, &wmap, out, m, n, k, colTiles, nullptr, nullptr, 1, 0);                    \
+  }                                                                                                                \
+  extern "C" __global__ void __launch_bounds__(384, 1)                                                             \
+      linear_ws_swiglu_##BN(const __grid_constant__ TmaMap xmap, const __grid_constant__ TmaMap wmap, bf16_t* out, \
+                            int m, int inner, int k, int colTiles) {                                               \
+    linear_ws_impl<LF_SWIGLU, BN>(&xmap, &wmap, out, m, inner, k, colTiles, nullptr, nullptr, 1, 0);               \
+  }                                                                                                                \
+  extern "C" __global__ void __launch_bounds__(384, 1)                                                             \
+      linear_ws_rope_##BN(const __grid_constant__ TmaMap xmap, const __grid_constant__ TmaMap wmap, bf16_t* out,   \
+                          int m, int n, int k, int colTiles, const float* cosT, const float* sinT, int seq,        \
+                          int heads) {                                                                             \
+    linear_ws_impl<LF_ROPE, BN>(&xmap, &wmap, out, m, n, k, colTiles, cosT, sinT, seq, heads);                     \
+  }
+LINEAR_WS_KERNELS(192)
+LINEAR_WS_KERNELS(256)
 
 #endif  // HRM_SM90A
