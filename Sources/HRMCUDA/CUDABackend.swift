@@ -74,8 +74,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
   public var fusedLinear: Bool
   /// The model's attention input through the fused QKV + RoPE projection (where fusedLinear
   /// and prefersRotaryProjection allow): the default since run 63 (timed alone 0.262 ms
-  /// against 0.334 for cuBLASLt + rope.cu; (96, 900) training step -2 ms, evaluation -17 ms;
-  /// docs/perf-cuda.md). Env HRM_CUDA_FUSED_ROPE=0 turns it off.
+  /// against 0.334 for cuBLASLt + rope.cu; (96, 900) training step -1.7 to -2.7 ms,
+  /// evaluation -16 to -19 ms; runs 63-64 in docs/perf-cuda.md). Env HRM_CUDA_FUSED_ROPE=0
+  /// turns it off.
   public var fusedRotaryProjection: Bool
   /// The fused kernels' column tile, 192 or 256; nil takes 256 where the GEMM's columns
   /// divide by it, else 192. Env HRM_CUDA_FUSED_TILE. For experiments and the bench.
