@@ -55,8 +55,8 @@ extension CUDABackend {
     let (rows, k, wrows) = (x.shape[0], x.shape[1], weight.shape[0])
     let columnTiles = (epilogue == "swiglu" ? 2 * n : n) / tile
     let tiles = columnTiles * ((rows + 127) / 128)
-    launch("linear_fused.cu", "linear_ws_\(epilogue)_\(tile)", grid: (min(tiles, multiprocessorCount), 1, 1), block: (384, 1, 1),
-           sharedBytes: Self.fusedLinearSharedBytes(tile: tile),
+    launch("linear_fused.cu", "linear_ws_\(epilogue)_\(tile)", grid: (min(tiles, multiprocessorCount), 1, 1),
+           block: (384, 1, 1), sharedBytes: Self.fusedLinearSharedBytes(tile: tile),
            [tensorMap(x, rows: rows, cols: k, boxRows: 128),
             tensorMap(weight, rows: wrows, cols: k, boxRows: tile / 2), .ptr(out.devicePointer),
             .i32(Int32(rows)), .i32(Int32(n)), .i32(Int32(k)), .i32(Int32(columnTiles))] + tail)

@@ -352,12 +352,13 @@ extension BackendSelfTest {
   // MARK: - Projections with their element-wise op
 
   /// linearSwiGLU and linearRotary (the fused-epilogue GEMMs on Hopper unless
-  /// HRM_CUDA_FUSED_LINEAR=0, once per column tile, 192 and 256; else the composition). Rows not a multiple of the 128-row tile, more
-  /// k-steps (64 each) than the kernels' stages, several column tiles, and shapes with more
-  /// tiles than an H200 has SMs (each block walks several, handing its output tile over more
-  /// than once); the rotary cases hold query, key and value heads. Shapes a kernel does not
-  /// take (inner 64, f32; inner 128 for the 192-column tile, inner 192 and two heads for the
-  /// 256-column one) check the composition. Inputs scaled so products stay O(1).
+  /// HRM_CUDA_FUSED_LINEAR=0, once per column tile, 192 and 256; else the composition). Rows
+  /// not a multiple of the 128-row tile, more k-steps (64 each) than the kernels' stages,
+  /// several column tiles, and shapes with more tiles than an H200 has SMs (each block walks
+  /// several, handing its output tile over more than once); the rotary cases hold query, key
+  /// and value heads. Shapes a kernel does not take (inner 64, f32; inner 128 for the
+  /// 192-column tile, inner 192 and two heads for the 256-column one) check the composition.
+  /// Inputs scaled so products stay O(1).
   func fusedProjections() {
     let cuda = device as? CUDABackend, savedTile = cuda?.fusedLinearTile
     defer { cuda?.fusedLinearTile = savedTile }
