@@ -9,7 +9,18 @@
 #define __constant__ __attribute__((constant))
 #define __forceinline__ __inline__ __attribute__((always_inline))
 #define __launch_bounds__(...) __attribute__((launch_bounds(__VA_ARGS__)))
+#define __align__(n) __attribute__((aligned(n)))
+#define __grid_constant__
 #include "__clang_cuda_builtin_vars.h"
+
+struct __attribute__((aligned(16))) float4 { float x, y, z, w; };
+struct float2 { float x, y; };
+struct __attribute__((aligned(16))) uint4 { unsigned int x, y, z, w; };
+struct uint2 { unsigned int x, y; };
+__device__ uint4 make_uint4(unsigned int, unsigned int, unsigned int, unsigned int);
+__device__ void __syncwarp(unsigned int = 0xffffffffu);
+__device__ int __shfl_sync(unsigned int, int, int, int = 32);
+__device__ float __shfl_sync(unsigned int, float, int, int = 32);
 
 __device__ float __int_as_float(int);
 __device__ int __float_as_int(float);
