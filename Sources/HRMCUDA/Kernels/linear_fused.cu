@@ -113,45 +113,29 @@ __device__ __forceinline__ int ws_chunk(int row, int col) {
   return (col >> 6) * 8192 + row * 64 + ((((col & 63) >> 3) ^ (row & 7)) << 3);
 }
 
-/// Eight bf16 (a uint4) as floats and back.
-__device__ __forceinline__ void unpack8(uint4 v, float (&f)[8]) {
-  const unsigned w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-  for (int i = 0; i < 4; i++) {
-    f[2 * i] = __uint_as_float(w[i] << 16);
-    f[2 * i + 1] = __uint_as_float(w[i] & 0xFFFF0000u);
-  }
-}
-__device__ __forceinline__ uint4 pack8(const float (&f)[8]) {
-  return make_uint4(pack_bf16x2(f[0], f[1]), pack_bf16x2(f[2], f[3]), pack_bf16x2(f[4], f[5]),
-                    pack_bf16x2(f[6], f[7]));
-}
-
 /// The epilogue warps' work on one output tile (rows m0.., tile columns c0.. of the output):
-/// read from `ob`, the op applied, 16-byte stores. e = 0..95.
+/// read 16-byte chunks from `ob`, apply the op with the helpers swiglu.cu and rope.cu use
+/// (so the fused and the unfused path round alike), store 16-byte chunks. e = 0..95.
 template <int EPI, int BN>
 __device__ __forceinline__ void ws_epilogue(const bf16_t* ob, bf16_t* __restrict__ out, int m, int n, int m0, int c0,
                                             int e, const float* __restrict__ cosT, const float* __restrict__ sinT,
                                             int seq, int heads) {
   constexpr int THREADS = 96;
+  const vec16* chunks = (const vec16*)ob;   // chunk (row, col) at ws_chunk(row, col) / 8
   if constexpr (EPI == LF_PLAIN) {
     constexpr int CHUNKS = BN / 8;   // per row
     for (int i = e; i < 128 * CHUNKS; i += THREADS) {
       const int row = i / CHUNKS, cc = i - row * CHUNKS;
-      const uint4 v = *(const uint4*)(ob + ws_chunk(row, cc * 8));
-      if (m0 + row < m) *(uint4*)(out + (i64)(m0 + row) * n + c0 + cc * 8) = v;
+      const vec16 v = chunks[ws_chunk(row, cc * 8) / 8];
+      if (m0 + row < m) *(vec16*)(out + (i64)(m0 + row) * n + c0 + cc * 8) = v;
     }
   } else if constexpr (EPI == LF_SWIGLU) {
     // Gate columns 0 .. BN/2 - 1 of the tile, the matching up columns BN/2 .. BN - 1.
     constexpr int CHUNKS = BN / 16;
     for (int i = e; i < 128 * CHUNKS; i += THREADS) {
       const int row = i / CHUNKS, cc = i - row * CHUNKS;
-      float g[8], u[8];
-      unpack8(*(const uint4*)(ob + ws_chunk(row, cc * 8)), g);
-      unpack8(*(const uint4*)(ob + ws_chunk(row, BN / 2 + cc * 8)), u);
-#pragma unroll
-      for (int j = 0; j < 8; j++) g[j] = g[j] * fast_sigmoid(g[j]) * u[j];
-      if (m0 + row < m) *(uint4*)(out + (i64)(m0 + row) * n + c0 + cc * 8) = pack8(g);
+      const vec16 h = swiglu_fwd8(chunks[ws_chunk(row, cc * 8) / 8], chunks[ws_chunk(row, BN / 2 + cc * 8) / 8]);
+      if (m0 + row < m) *(vec16*)(out + (i64)(m0 + row) * n + c0 + cc * 8) = h;
     }
   } else {
     // Units (row, j): columns 8 j .. 8 j + 7 of every head in the tile paired with 32 + 8 j ..;
@@ -159,38 +143,16 @@ __device__ __forceinline__ void ws_epilogue(const bf16_t* ob, bf16_t* __restrict
     const int rotating = min(BN / 64, max(0, 2 * heads - c0 / 64));   // heads of the tile that rotate
     for (int i = e; i < 128 * 4; i += THREADS) {
       const int row = i >> 2, j = i & 3;
-      const i64 p = (i64)((m0 + row) % seq) * 64 + 8 * j;
-      float4 t[8];
-#pragma unroll
-      for (int h = 0; h < 2; h++) {
-        t[2 * h] = *(const float4*)(cosT + p + 32 * h);
-        t[2 * h + 1] = *(const float4*)(cosT + p + 32 * h + 4);
-        t[4 + 2 * h] = *(const float4*)(sinT + p + 32 * h);
-        t[5 + 2 * h] = *(const float4*)(sinT + p + 32 * h + 4);
-      }
-      const float* cl = (const float*)&t[0];   // cos at d (8), then at d + 32 (8)
-      const float* sl = (const float*)&t[4];   // sin likewise
+      const i64 p = (i64)((m0 + row) % seq) * 64;
+      const RopeTable8 rt = rope_table8(cosT + p, sinT + p, 8 * j, 32);
 #pragma unroll
       for (int hh = 0; hh < BN / 64; hh++) {
-        const uint4 v1 = *(const uint4*)(ob + ws_chunk(row, hh * 64 + 8 * j));
-        const uint4 v2 = *(const uint4*)(ob + ws_chunk(row, hh * 64 + 32 + 8 * j));
-        uint4 o1 = v1, o2 = v2;
-        if (hh < rotating) {
-          float x1[8], x2[8], y1[8], y2[8];
-          unpack8(v1, x1);
-          unpack8(v2, x2);
-#pragma unroll
-          for (int d = 0; d < 8; d++) {
-            y1[d] = x1[d] * cl[d] - x2[d] * sl[d];
-            y2[d] = x2[d] * cl[8 + d] + x1[d] * sl[8 + d];
-          }
-          o1 = pack8(y1);
-          o2 = pack8(y2);
-        }
+        vec16 o1 = chunks[ws_chunk(row, hh * 64 + 8 * j) / 8], o2 = chunks[ws_chunk(row, hh * 64 + 32 + 8 * j) / 8];
+        if (hh < rotating) rope_apply8(o1, o2, rt, false, o1, o2);
         if (m0 + row < m) {
-          bf16_t* o = out + (i64)(m0 + row) * n + c0 + hh * 64 + 8 * j;
-          *(uint4*)o = o1;
-          *(uint4*)(o + 32) = o2;
+          vec16* o = (vec16*)(out + (i64)(m0 + row) * n + c0 + hh * 64 + 8 * j);
+          o[0] = o1;
+          o[4] = o2;   // 32 columns further
         }
       }
     }

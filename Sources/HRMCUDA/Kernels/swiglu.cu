@@ -38,15 +38,6 @@ extern "C" __global__ void swiglu_backward_kernel(const void* gu, int gdt, const
 // thread in flight, and the sigmoid through the SFU (ex2 and rcp approximations: 2^-22
 // relative, far below the bf16 output rounding).
 
-__device__ __forceinline__ vec16 swiglu_fwd8(const vec16& gv, const vec16& uv) {
-  float g[8], u[8];
-  unpack_bf16x8(gv, g);
-  unpack_bf16x8(uv, u);
-#pragma unroll
-  for (int k = 0; k < 8; k++) g[k] = g[k] * fast_sigmoid(g[k]) * u[k];
-  return pack_bf16x8(g);
-}
-
 extern "C" __global__ void swiglu_forward_bf16x8_kernel(const vec16* __restrict__ gu, vec16* __restrict__ out,
                                                         int total8, int inner8) {
   const int stride = gridDim.x * blockDim.x;

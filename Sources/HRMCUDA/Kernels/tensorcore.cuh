@@ -3,13 +3,6 @@
 #pragma once
 #include "common.cuh"
 
-/// Two floats -> one register of bf16 (lo in the low half), round to nearest even.
-__device__ __forceinline__ unsigned int pack_bf16x2(float lo, float hi) {
-  unsigned int r;
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
-  return r;
-}
-
 __device__ __forceinline__ unsigned int shared_address(const void* p) {
   unsigned int a;
   asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }\n" : "=r"(a) : "l"(p));
