@@ -19,7 +19,9 @@ A measuring tool for the device machine; nothing in the product uses it.
 
 On the device machine (torch 2.11, run 60) torch.compile of this model stopped with an
 Inductor assertion in its Triton tiling analysis; --no-tiling-analysis turns that analysis
-off (a compile setting the reference's own measurement did not need; untried on the GPU).
+off (a compile setting the reference's own measurement did not need). With it the stand-in
+compiled and ran there (runs 65-66, docs/perf-cuda.md); each shape takes ~2 minutes of
+compilation, so give a three-shape call ~6 minutes.
 """
 import argparse
 import math
