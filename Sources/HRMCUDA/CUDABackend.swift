@@ -435,7 +435,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let f = function(file, kernel)
     makeCurrent()
     if sharedBytes > 48 * 1024 { allowDynamicShared(f, kernel, bytes: sharedBytes) }
-    // Every argument gets an 8-byte slot, a tensor map 128 bytes at a 64-byte boundary.
+    // Every argument gets an 8-byte slot, a tensor map 128 bytes at a 64-byte boundary: words
+    // for each (16 + up to 7 of padding for a map) and 8 to align the start of the storage.
     var storage = [UInt64](repeating: 0, count: 8 + args.reduce(0) { n, arg in
       if case .tensorMap = arg { return n + 24 }
       return n + 1
